@@ -1,0 +1,107 @@
+"""The Starlette application: one GraphQL endpoint; the lifespan owns the engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from asgi_correlation_id import CorrelationIdMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gridweave.context import Context
+from gridweave.db import make_engine, make_sessionmaker, prepare_database
+from gridweave.resolvers.loaders import Loaders
+from gridweave.schema import build_schema
+from gridweave.services.access import Actor, load_actor
+from gridweave.security import bearer_token, user_id_from_token
+from gridweave.settings import Settings, get_settings
+
+
+class GridweaveGraphQL(GraphQL[Context, None]):
+    def __init__(self, app_state: Any, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.app_state = app_state
+        self.settings = settings
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def _actor(self, token: str | None) -> Actor | None:
+        user_id = user_id_from_token(self.settings, token) if token else None
+        if user_id is None:
+            return None
+        async with self.app_state.sessionmaker() as session:
+            actor = await load_actor(session, user_id)
+        return actor
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.
+        token = None if isinstance(request, WebSocket) else bearer_token(
+            request.headers.get("authorization")
+        )
+        sm = self.app_state.sessionmaker
+        return Context(
+            sessionmaker=sm,
+            settings=self.settings,
+            actor=await self._actor(token),
+            loaders=Loaders(sm),
+            request=request,
+            response=response,
+        )
+
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """The same bearer token as over HTTP, sent as ``{"Authorization": "Bearer ..."}``."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        token = bearer_token(raw) if isinstance(raw, str) else None
+        context.actor = await self._actor(token)
+        if context.actor is None:
+            raise ConnectionRejectionError({"reason": "A valid bearer token is required."})
+        return UNSET
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        url = database_url or await prepare_database(settings)
+        engine: AsyncEngine = make_engine(url, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[Route("/healthz", health)],
+        middleware=[Middleware(CorrelationIdMiddleware, header_name="X-Request-ID")],
+        lifespan=lifespan,
+    )
+    graphql = GridweaveGraphQL(app.state, settings)
+    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    return app

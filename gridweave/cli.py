@@ -1,0 +1,157 @@
+"""The ``gridweave`` command. Every subcommand honours DATABASE_URL; without it, the embedded
+PostgreSQL in the data folder is started (and stopped again when the command ends)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from gridweave.settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+audit_app = typer.Typer(no_args_is_help=True, help="The audit ledger.")
+app.add_typer(audit_app, name="audit")
+
+T = TypeVar("T")
+
+
+def _url(settings: Settings) -> str:
+    from gridweave.db import prepare_database
+
+    return asyncio.run(prepare_database(settings))
+
+
+def _migrate(url: str) -> None:
+    from gridweave.migrate import upgrade
+
+    upgrade(url)
+
+
+def _with_session(url: str, settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from gridweave.db import make_engine, make_sessionmaker, unit_of_work
+
+    async def run() -> T:
+        engine = make_engine(url, settings)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _load_demo(url: str, settings: Settings, scale: str) -> None:
+    from gridweave.demo import load_demo
+
+    started = time.perf_counter()
+    summary = _with_session(url, settings, lambda s: load_demo(s, scale=scale))  # type: ignore[arg-type]
+    typer.echo(f"demo region ({scale}) ready in {time.perf_counter() - started:.1f}s: {summary}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load the demo region first.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (needs DATABASE_URL).")] = 1,
+) -> None:
+    """Run the GraphQL server (migrating the database first)."""
+    import uvicorn
+
+    settings = get_settings()
+    from gridweave.logs import configure_logging
+
+    configure_logging(settings)
+    url = _url(settings)
+    _migrate(url)
+    if demo:
+        _load_demo(url, settings, "region")
+    typer.echo(f"gridweave: GraphiQL at http://{host}:{port}/graphql")
+    if workers > 1:
+        if not settings.database_url:
+            raise typer.BadParameter("several workers need DATABASE_URL", param_hint="--workers")
+        uvicorn.run("gridweave.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, access_log=False)
+        return
+    from gridweave.app import create_app
+
+    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_config=None,
+                access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    settings = get_settings()
+    _migrate(_url(settings))
+    typer.echo("database is at the latest migration")
+
+
+@app.command()
+def demo(
+    scale: Annotated[str, typer.Option(help="region (seed-sized) or city (prefecture-level).")] = "region",
+) -> None:
+    """Load the demo region (idempotent)."""
+    if scale not in ("region", "city"):
+        raise typer.BadParameter("scale is region or city", param_hint="--scale")
+    settings = get_settings()
+    url = _url(settings)
+    _migrate(url)
+    _load_demo(url, settings, scale)
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the served GraphQL schema (SDL)."""
+    from gridweave.schema import build_schema
+
+    sys.stdout.write(build_schema(get_settings()).as_str() + "\n")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    role: Annotated[str, typer.Option(help="ADMIN, COORDINATOR, ORGANIZATION_MEMBER, EVALUATOR or AUDITOR")] = "ADMIN",
+    display_name: Annotated[str | None, typer.Option()] = None,
+    area_code: Annotated[str | None, typer.Option(help="Limit the role to this area (code).")] = None,
+) -> None:
+    """Create a user (the first administrator, typically)."""
+    from gridweave.services.users import bootstrap_user
+
+    settings = get_settings()
+    url = _url(settings)
+    _migrate(url)
+    user_id = _with_session(
+        url, settings,
+        lambda s: bootstrap_user(
+            s, email=email, password=password, role=role,
+            display_name=display_name or email.split("@")[0], area_code=area_code,
+        ),
+    )
+    typer.echo(f"created user {user_id} ({email}, {role})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the ledger's hash chain; name the first broken entry."""
+    from gridweave.services.audit import verify_chain
+
+    settings = get_settings()
+    url = _url(settings)
+    result = _with_session(url, settings, verify_chain)
+    typer.echo(json.dumps({"valid": result.valid, "checked": result.checked,
+                           "first_broken_id": result.first_broken_id, "reason": result.reason}))
+    if not result.valid:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    app()

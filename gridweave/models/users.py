@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridweave.models.base import Base, Timestamped
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    COORDINATOR = "COORDINATOR"
+    ORGANIZATION_MEMBER = "ORGANIZATION_MEMBER"
+    EVALUATOR = "EVALUATOR"
+    AUDITOR = "AUDITOR"
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email_lower", text("lower(email)"), unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        CheckConstraint(
+            "role <> 'ORGANIZATION_MEMBER' OR organization_id IS NOT NULL", name="member_has_org"
+        ),
+        Index(
+            "uq_role_grants_scope",
+            "user_id",
+            "role",
+            text("coalesce(area_id, 0)"),
+            text("coalesce(organization_id, 0)"),
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT")
+    )

@@ -1,0 +1,53 @@
+"""The one place where a mutation's transaction and its refusals are handled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridweave.db import unit_of_work
+from gridweave.errors import Conflict, DomainError, ErrorCode
+from gridweave.schema.common import GqlInfo, UserError
+
+log = logging.getLogger(__name__)
+
+
+class HasUserErrors(Protocol):
+    user_errors: list[UserError]
+
+
+P = TypeVar("P")
+
+
+def _integrity_error(exc: IntegrityError) -> DomainError:
+    """A constraint caught what a service's checks missed (typically a concurrent write)."""
+    cause: Any = getattr(exc.orig, "__cause__", None)
+    if isinstance(cause, UniqueViolationError):
+        return Conflict("Someone else just made the same change: reload and try again.")
+    if isinstance(cause, ForeignKeyViolationError):
+        return DomainError(
+            "Something this refers to was just removed, or is still in use: reload and try again.",
+            code=ErrorCode.INVALID_STATE,
+        )
+    return DomainError("These values break a data rule: please check them.")
+
+
+async def mutate(
+    info: GqlInfo,
+    payload: Callable[..., P],
+    work: Callable[[AsyncSession], Awaitable[P]],
+) -> P:
+    """Run ``work`` in one transaction; any refusal rolls everything back and becomes userErrors."""
+    try:
+        async with unit_of_work(info.context.sessionmaker) as session:
+            return await work(session)
+    except DomainError as e:
+        return payload(user_errors=[UserError.from_error(e)])
+    except IntegrityError as e:
+        log.info("integrity error mapped to userErrors: %s", e.orig)
+        return payload(user_errors=[UserError.from_error(_integrity_error(e))])

@@ -1,0 +1,195 @@
+"""DataLoaders, one per relation. Each batch opens its own short read session (strawberry resolves
+sibling fields concurrently, and one AsyncSession must never be shared between them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from gridweave.db import Sessionmaker
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+AREA_COLS = (
+    "id, name, code, level, parent_id, path, households, population, elderly_living_alone,"
+    " left_behind_children, disabled_households, hardship_households, mobile_population"
+)
+ORG_COLS = "id, name, kind, credit_code, area_id, area_path, parent_id"
+
+
+def _ids(name: str) -> Any:
+    return bindparam(name, type_=None)
+
+
+class Loaders:
+    """Created per request; every loader caches within that request only."""
+
+    def __init__(self, sessionmaker: Sessionmaker) -> None:
+        self._sm = sessionmaker
+        self.area = self._make(self._areas)
+        self.organization = self._make(self._organizations)
+        self.category = self._make(self._categories)
+        self.area_children = self._make(self._area_children)
+        self.area_child_count = self._make(self._area_child_counts)
+        self.area_neighbors = self._make(self._area_neighbors)
+        self.area_organizations = self._make(self._area_organizations)
+        self.area_organization_count = self._make(self._area_organization_counts)
+        self.organization_children = self._make(self._organization_children)
+        self.service_areas = self._make(self._service_areas)
+        self.organization_links = self._make(self._organization_links)
+
+    def _make(self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+        async def batch(keys: list[K]) -> Sequence[V]:
+            async with self._sm() as session:
+                return await fn(session, keys)
+
+        return DataLoader(load_fn=batch)
+
+    @staticmethod
+    async def _fetch(session: AsyncSession, sql: str, **params: Any) -> Sequence[Row[Any]]:
+        return (await session.execute(text(sql), params)).all()
+
+    async def _by_id(self, session: AsyncSession, table: str, cols: str, keys: list[int]) -> list[Row[Any] | None]:
+        rows = await self._fetch(
+            session, f"SELECT {cols} FROM {table} WHERE id = ANY(:ids)", ids=keys
+        )
+        by_id = {r.id: r for r in rows}
+        return [by_id.get(k) for k in keys]
+
+    async def _areas(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
+        return await self._by_id(session, "areas", AREA_COLS, keys)
+
+    async def _organizations(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
+        return await self._by_id(session, "organizations", ORG_COLS, keys)
+
+    async def _categories(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
+        return await self._by_id(session, "service_categories", "id, code, name", keys)
+
+    async def _area_children(
+        self, session: AsyncSession, keys: list[tuple[int, int, int]]
+    ) -> list[list[Row[Any]]]:
+        """Keys are (parent id, after id, limit): one LATERAL top-N query per distinct page."""
+        return await _grouped_pages(
+            session, keys,
+            "SELECT p.k AS _key, c.* FROM unnest(CAST(:keys AS bigint[])) AS p(k)"
+            f" CROSS JOIN LATERAL (SELECT {AREA_COLS} FROM areas WHERE parent_id = p.k"
+            " AND id > :after ORDER BY id LIMIT :lim) c",
+        )
+
+    async def _area_child_counts(self, session: AsyncSession, keys: list[int]) -> list[int]:
+        rows = await self._fetch(
+            session,
+            "SELECT parent_id, count(*) AS n FROM areas WHERE parent_id = ANY(:ids)"
+            " GROUP BY parent_id",
+            ids=keys,
+        )
+        counts = {r.parent_id: r.n for r in rows}
+        return [counts.get(k, 0) for k in keys]
+
+    async def _area_neighbors(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
+        rows = await self._fetch(
+            session,
+            f"SELECT n.area_id AS _key, a.{AREA_COLS.replace(', ', ', a.')} FROM area_neighbors n"
+            " JOIN areas a ON a.id = n.neighbor_id WHERE n.area_id = ANY(:ids) ORDER BY a.id",
+            ids=keys,
+        )
+        return _group(rows, keys)
+
+    async def _area_organizations(
+        self, session: AsyncSession, keys: list[tuple[str, str | None, int, int]]
+    ) -> list[list[Row[Any]]]:
+        """Keys are (area path, kind or None, after id, limit): organizations in the subtree."""
+        groups: dict[tuple[str | None, int, int], list[str]] = defaultdict(list)
+        for path, kind, after, lim in keys:
+            groups[(kind, after, lim)].append(path)
+        found: dict[tuple[str, str | None, int, int], list[Row[Any]]] = {}
+        for (kind, after, lim), paths in groups.items():
+            rows = await self._fetch(
+                session,
+                "SELECT p.k AS _key, o.* FROM unnest(CAST(:keys AS text[])) AS p(k)"
+                f" CROSS JOIN LATERAL (SELECT {ORG_COLS} FROM organizations"
+                " WHERE area_path LIKE p.k || '%' AND (CAST(:kind AS text) IS NULL OR kind = :kind)"
+                " AND id > :after ORDER BY id LIMIT :lim) o",
+                keys=paths, kind=kind, after=after, lim=lim,
+            )
+            for path, group in zip(paths, _group(rows, paths), strict=True):
+                found[(path, kind, after, lim)] = group
+        return [found[k] for k in keys]
+
+    async def _area_organization_counts(
+        self, session: AsyncSession, keys: list[tuple[str, str | None]]
+    ) -> list[int]:
+        groups: dict[str | None, list[str]] = defaultdict(list)
+        for path, kind in keys:
+            groups[kind].append(path)
+        counts: dict[tuple[str, str | None], int] = {}
+        for kind, paths in groups.items():
+            rows = await self._fetch(
+                session,
+                "SELECT p.k AS _key, (SELECT count(*) FROM organizations"
+                " WHERE area_path LIKE p.k || '%'"
+                " AND (CAST(:kind AS text) IS NULL OR kind = :kind)) AS n"
+                " FROM unnest(CAST(:keys AS text[])) AS p(k)",
+                keys=paths, kind=kind,
+            )
+            counts.update({(r._key, kind): r.n for r in rows})
+        return [counts[k] for k in keys]
+
+    async def _organization_children(
+        self, session: AsyncSession, keys: list[int]
+    ) -> list[list[Row[Any]]]:
+        rows = await self._fetch(
+            session,
+            f"SELECT parent_id AS _key, {ORG_COLS} FROM organizations"
+            " WHERE parent_id = ANY(:ids) ORDER BY id",
+            ids=keys,
+        )
+        return _group(rows, keys)
+
+    async def _service_areas(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
+        rows = await self._fetch(
+            session,
+            "SELECT organization_id AS _key, area_id, category_id FROM organization_service_areas"
+            " WHERE organization_id = ANY(:ids) ORDER BY area_id, category_id",
+            ids=keys,
+        )
+        return _group(rows, keys)
+
+    async def _organization_links(
+        self, session: AsyncSession, keys: list[int]
+    ) -> list[list[Row[Any]]]:
+        rows = await self._fetch(
+            session,
+            "SELECT k AS _key, l.id, l.kind, l.source_id, l.target_id, l.since"
+            " FROM unnest(CAST(:ids AS bigint[])) AS k"
+            " JOIN organization_links l ON l.source_id = k OR l.target_id = k ORDER BY l.id",
+            ids=keys,
+        )
+        return _group(rows, keys)
+
+
+def _group(rows: Sequence[Row[Any]], keys: Sequence[Any]) -> list[list[Row[Any]]]:
+    by_key: dict[Any, list[Row[Any]]] = defaultdict(list)
+    for r in rows:
+        by_key[r._key].append(r)
+    return [by_key.get(k, []) for k in keys]
+
+
+async def _grouped_pages(
+    session: AsyncSession, keys: list[tuple[int, int, int]], sql: str
+) -> list[list[Row[Any]]]:
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for parent, after, lim in keys:
+        groups[(after, lim)].append(parent)
+    found: dict[tuple[int, int, int], list[Row[Any]]] = {}
+    for (after, lim), parents in groups.items():
+        rows = (await session.execute(text(sql), {"keys": parents, "after": after, "lim": lim})).all()
+        for parent, group in zip(parents, _group(rows, parents), strict=True):
+            found[(parent, after, lim)] = group
+    return [found[k] for k in keys]

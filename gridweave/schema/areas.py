@@ -1,0 +1,134 @@
+"""Area, its connection and counts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from gridweave.models.areas import VULNERABLE_COLUMNS
+from gridweave.schema.common import (
+    AreaLevel,
+    GqlInfo,
+    Node,
+    OrganizationKind,
+    PageInfo,
+    VulnerableGroup,
+    page_info,
+    page_size,
+    trim,
+)
+from gridweave.schema.ids import decode_cursor, encode_cursor, encode_id
+
+if TYPE_CHECKING:
+    from gridweave.schema.organizations import OrganizationConnection
+
+OrgConnection = Annotated["OrganizationConnection", strawberry.lazy("gridweave.schema.organizations")]
+
+
+@strawberry.type
+class VulnerableGroupCount:
+    group: VulnerableGroup
+    count: int
+
+
+@strawberry.type
+class Area(Node):
+    id: strawberry.ID
+    name: str
+    code: str | None = strawberry.field(description="Administrative code, unique when present.")
+    level: AreaLevel  # type: ignore[valid-type]
+    households: int
+    population: int
+    vulnerable_groups: list[VulnerableGroupCount]
+    pk: strawberry.Private[int]
+    path: strawberry.Private[str]
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Area:
+        return cls(
+            id=strawberry.ID(encode_id("Area", row.id)),
+            name=row.name,
+            code=row.code,
+            level=AreaLevel(row.level),
+            households=row.households,
+            population=row.population,
+            vulnerable_groups=[
+                VulnerableGroupCount(group=VulnerableGroup(g), count=getattr(row, col))
+                for g, col in VULNERABLE_COLUMNS.items()
+            ],
+            pk=row.id,
+            path=row.path,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field
+    async def parent(self, info: GqlInfo) -> Area | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.area.load(self.parent_id)
+        return Area.from_row(row) if row else None
+
+    @strawberry.field
+    async def children(
+        self, info: GqlInfo, first: int | None = None, after: str | None = None
+    ) -> AreaConnection:
+        limit = page_size(info, first)
+        after_id = decode_cursor(after)
+        rows = await info.context.loaders.area_children.load((self.pk, after_id, limit + 1))
+        count = info.context.loaders.area_child_count
+        return AreaConnection.build(rows, limit, after_id, total=lambda: count.load(self.pk))
+
+    @strawberry.field(description="Adjacent areas of the same level.")
+    async def neighbors(self, info: GqlInfo) -> list[Area]:
+        rows = await info.context.loaders.area_neighbors.load(self.pk)
+        return [Area.from_row(r) for r in rows]
+
+    @strawberry.field(description="Organizations located in this area or below it.")
+    async def organizations(
+        self,
+        info: GqlInfo,
+        kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> OrgConnection:
+        from gridweave.schema.organizations import OrganizationConnection
+
+        limit = page_size(info, first)
+        after_id = decode_cursor(after)
+        kind_value = kind.value if kind else None
+        loaders = info.context.loaders
+        rows = await loaders.area_organizations.load((self.path, kind_value, after_id, limit + 1))
+        return OrganizationConnection.build(
+            rows, limit, after_id,
+            total=lambda: loaders.area_organization_count.load((self.path, kind_value)),
+        )
+
+
+@strawberry.type
+class AreaEdge:
+    cursor: str
+    node: Area
+
+
+@strawberry.type
+class AreaConnection:
+    page_info: PageInfo
+    edges: list[AreaEdge]
+    total: strawberry.Private[Any]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return int(await self.total())
+
+    @classmethod
+    def build(cls, rows: Any, limit: int, after_id: int, *, total: Any) -> AreaConnection:
+        page, has_next = trim(rows, limit)
+        edges = [AreaEdge(cursor=encode_cursor(r.id), node=Area.from_row(r)) for r in page]
+        pks = [r.id for r in page]
+        return cls(
+            page_info=page_info(pks, has_next=has_next, has_previous=after_id > 0),
+            edges=edges,
+            total=total,
+        )

@@ -1,0 +1,83 @@
+"""Types every part of the schema uses: Node, PageInfo, UserError, the enums, page arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from gridweave import models
+from gridweave.context import Context
+from gridweave.errors import DomainError, ValidationFailed
+from gridweave.errors import ErrorCode as PyErrorCode
+from gridweave.schema.ids import encode_cursor
+
+GqlInfo = Info[Context, None]
+
+ErrorCode = strawberry.enum(PyErrorCode, name="ErrorCode")
+AreaLevel = strawberry.enum(models.AreaLevel, name="AreaLevel")
+OrganizationKind = strawberry.enum(models.OrganizationKind, name="OrganizationKind")
+LinkKind = strawberry.enum(models.LinkKind, name="LinkKind")
+Role = strawberry.enum(models.Role, name="Role")
+
+
+@strawberry.enum
+class VulnerableGroup(Enum):
+    ELDERLY_LIVING_ALONE = "ELDERLY_LIVING_ALONE"
+    LEFT_BEHIND_CHILDREN = "LEFT_BEHIND_CHILDREN"
+    DISABLED_HOUSEHOLDS = "DISABLED_HOUSEHOLDS"
+    HARDSHIP_HOUSEHOLDS = "HARDSHIP_HOUSEHOLDS"
+    MOBILE_POPULATION = "MOBILE_POPULATION"
+
+
+@strawberry.interface(description="An object with a global id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "amount"].'
+    )
+    code: ErrorCode  # type: ignore[valid-type]
+    message: str
+
+    @classmethod
+    def from_error(cls, error: DomainError) -> UserError:
+        return cls(field=error.field, code=error.code, message=error.message)
+
+
+def page_size(info: GqlInfo, first: int | None) -> int:
+    """``first`` defaults to 20 and may not exceed the configured page size (100)."""
+    limit = info.context.settings.max_page_size
+    if first is None:
+        return min(20, limit)
+    if first < 0 or first > limit:
+        raise ValidationFailed(f"'first' must be between 0 and {limit}.", field=["first"])
+    return first
+
+
+def page_info(pks: Sequence[int], *, has_next: bool, has_previous: bool) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=encode_cursor(pks[0]) if pks else None,
+        end_cursor=encode_cursor(pks[-1]) if pks else None,
+    )
+
+
+def trim(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], bool]:
+    """Pages are fetched with one extra row to tell whether another page follows."""
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,50 @@
+"""Relay global ids (base64 of "Type:pk", as strawberry.relay prints them) and page cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+
+from gridweave.errors import ValidationFailed
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def decode_any(value: str) -> tuple[str, int] | None:
+    try:
+        type_name, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def decode_id(value: str, type_name: str, *, field: Sequence[str]) -> int:
+    decoded = decode_any(value)
+    if decoded is None or decoded[0] != type_name:
+        raise ValidationFailed(f"This is not the id of a {type_name}.", field=field)
+    return decoded[1]
+
+
+def decode_optional(value: str | None, type_name: str, *, field: Sequence[str]) -> int | None:
+    return None if value is None else decode_id(value, type_name, field=field)
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.b64encode(f"cursor:{pk}".encode()).decode()
+
+
+def decode_cursor(value: str | None) -> int:
+    """0 for no cursor; keyset pages run on ascending ids."""
+    if value is None:
+        return 0
+    try:
+        prefix, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
+        if prefix == "cursor":
+            return int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ValidationFailed("This page cursor is not valid: start again from the first page.",
+                           field=["after"])

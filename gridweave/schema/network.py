@@ -1,0 +1,49 @@
+"""The Network type: a graph a dashboard can draw."""
+
+from __future__ import annotations
+
+import networkx as nx
+import strawberry
+
+from gridweave.schema.ids import encode_id
+
+
+@strawberry.type
+class NetworkNode:
+    id: strawberry.ID
+    label: str
+    type: str = strawberry.field(description="Area or Organization.")
+    kind: str | None
+
+
+@strawberry.type
+class NetworkEdge:
+    source: strawberry.ID
+    target: strawberry.ID
+    kind: str = strawberry.field(
+        description="PARENT, LOCATED_IN, SERVES, AGREEMENT, MEMBER_OF, or a LinkKind."
+    )
+
+
+def _gid(key: str) -> strawberry.ID:
+    type_name, _, pk = key.partition(":")
+    return strawberry.ID(encode_id(type_name, int(pk)))
+
+
+@strawberry.type(description="The organization graph around an area, ready for a dashboard to draw.")
+class Network:
+    nodes: list[NetworkNode]
+    edges: list[NetworkEdge]
+
+    @classmethod
+    def from_graph(cls, g: nx.MultiDiGraph) -> Network:
+        return cls(
+            nodes=[
+                NetworkNode(id=_gid(k), label=d["label"], type=d["type"], kind=d.get("kind"))
+                for k, d in g.nodes(data=True)
+            ],
+            edges=[
+                NetworkEdge(source=_gid(s), target=_gid(t), kind=d["kind"])
+                for s, t, d in g.edges(data=True)
+            ],
+        )

@@ -1,0 +1,163 @@
+"""Organization, its ties, service areas and connection; the service category."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import strawberry
+
+from gridweave.schema.areas import Area
+from gridweave.schema.common import (
+    GqlInfo,
+    LinkKind,
+    Node,
+    OrganizationKind,
+    PageInfo,
+    page_info,
+    trim,
+)
+from gridweave.schema.ids import encode_cursor, encode_id
+
+
+@strawberry.type
+class ServiceCategory(Node):
+    id: strawberry.ID
+    code: str = strawberry.field(description="Stable machine code, e.g. elderly_care.")
+    name: str
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> ServiceCategory:
+        return cls(
+            id=strawberry.ID(encode_id("ServiceCategory", row.id)),
+            code=row.code,
+            name=row.name,
+            pk=row.id,
+        )
+
+
+@strawberry.type
+class ServiceArea:
+    area_id: strawberry.Private[int]
+    category_ids: strawberry.Private[list[int]]
+
+    @strawberry.field
+    async def area(self, info: GqlInfo) -> Area:
+        return Area.from_row(await info.context.loaders.area.load(self.area_id))
+
+    @strawberry.field
+    async def categories(self, info: GqlInfo) -> list[ServiceCategory]:
+        rows = await info.context.loaders.category.load_many(self.category_ids)
+        return [ServiceCategory.from_row(r) for r in rows]
+
+
+@strawberry.type
+class OrganizationLink:
+    kind: LinkKind  # type: ignore[valid-type]
+    since: date | None
+    source_id: strawberry.Private[int]
+    target_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def source(self, info: GqlInfo) -> Organization:
+        return Organization.from_row(await info.context.loaders.organization.load(self.source_id))
+
+    @strawberry.field
+    async def target(self, info: GqlInfo) -> Organization:
+        return Organization.from_row(await info.context.loaders.organization.load(self.target_id))
+
+    @classmethod
+    def from_row(cls, row: Any) -> OrganizationLink:
+        return cls(
+            kind=LinkKind(row.kind), since=row.since, source_id=row.source_id,
+            target_id=row.target_id,
+        )
+
+
+@strawberry.type
+class Organization(Node):
+    id: strawberry.ID
+    name: str
+    kind: OrganizationKind  # type: ignore[valid-type]
+    credit_code: str | None = strawberry.field(
+        description="Unified social credit code (18 characters, checksummed), when registered."
+    )
+    pk: strawberry.Private[int]
+    area_id: strawberry.Private[int]
+    area_path: strawberry.Private[str]
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Organization:
+        return cls(
+            id=strawberry.ID(encode_id("Organization", row.id)),
+            name=row.name,
+            kind=OrganizationKind(row.kind),
+            credit_code=row.credit_code,
+            pk=row.id,
+            area_id=row.area_id,
+            area_path=row.area_path,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field(description="Where the organization is based.")
+    async def area(self, info: GqlInfo) -> Area:
+        return Area.from_row(await info.context.loaders.area.load(self.area_id))
+
+    @strawberry.field(
+        description="The organization it belongs to (a branch's committee, a team's parent body)."
+    )
+    async def parent(self, info: GqlInfo) -> Organization | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.organization.load(self.parent_id)
+        return Organization.from_row(row) if row else None
+
+    @strawberry.field
+    async def children(self, info: GqlInfo) -> list[Organization]:
+        rows = await info.context.loaders.organization_children.load(self.pk)
+        return [Organization.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def service_areas(self, info: GqlInfo) -> list[ServiceArea]:
+        rows = await info.context.loaders.service_areas.load(self.pk)
+        by_area: dict[int, list[int]] = {}
+        for r in rows:
+            by_area.setdefault(r.area_id, []).append(r.category_id)
+        return [ServiceArea(area_id=a, category_ids=c) for a, c in by_area.items()]
+
+    @strawberry.field
+    async def links(self, info: GqlInfo) -> list[OrganizationLink]:
+        rows = await info.context.loaders.organization_links.load(self.pk)
+        return [OrganizationLink.from_row(r) for r in rows]
+
+
+@strawberry.type
+class OrganizationEdge:
+    cursor: str
+    node: Organization
+
+
+@strawberry.type
+class OrganizationConnection:
+    page_info: PageInfo
+    edges: list[OrganizationEdge]
+    total: strawberry.Private[Any]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return int(await self.total())
+
+    @classmethod
+    def build(cls, rows: Any, limit: int, after_id: int, *, total: Any) -> OrganizationConnection:
+        page, has_next = trim(rows, limit)
+        edges = [
+            OrganizationEdge(cursor=encode_cursor(r.id), node=Organization.from_row(r))
+            for r in page
+        ]
+        return cls(
+            page_info=page_info([r.id for r in page], has_next=has_next, has_previous=after_id > 0),
+            edges=edges,
+            total=total,
+        )

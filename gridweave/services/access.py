@@ -1,0 +1,107 @@
+"""Who may do what, where. Every service calls these before it writes; scope is an area subtree
+(by materialised path) or one organization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridweave.errors import Forbidden, Unauthenticated
+from gridweave.models import Area, Role, RoleGrant
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    role: Role
+    area_id: int | None = None
+    area_path: str | None = None
+    organization_id: int | None = None
+
+    def covers_path(self, path: str) -> bool:
+        """True when this grant's area is ``path`` or one of its ancestors (or is unlimited)."""
+        return self.area_path is None or path.startswith(self.area_path)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+
+    @property
+    def is_admin(self) -> bool:
+        return any(g.role is Role.ADMIN for g in self.grants)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.is_admin or any(g.role in roles for g in self.grants)
+
+    def coordinates(self, area_path: str) -> bool:
+        """May coordinate the area at ``area_path`` (an ADMIN, or a COORDINATOR above it)."""
+        return self.is_admin or any(
+            g.role is Role.COORDINATOR and g.covers_path(area_path) for g in self.grants
+        )
+
+    def member_of(self, organization_id: int) -> bool:
+        return any(
+            g.role is Role.ORGANIZATION_MEMBER and g.organization_id == organization_id
+            for g in self.grants
+        )
+
+    def coordinator_paths(self) -> list[str] | None:
+        """Area paths this actor coordinates; None means everywhere."""
+        if self.is_admin:
+            return None
+        paths = [g.area_path for g in self.grants if g.role is Role.COORDINATOR]
+        if any(p is None for p in paths):
+            return None
+        return [p for p in paths if p is not None]
+
+
+def require_actor(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise Unauthenticated("Sign in first: this needs a user.")
+    return actor
+
+
+def require_coordinator(actor: Actor | None, area_path: str, *, what: str) -> Actor:
+    """Refuse unless the actor coordinates the area at ``area_path``."""
+    actor = require_actor(actor)
+    if not actor.coordinates(area_path):
+        raise Forbidden(f"You do not coordinate the area where {what}.")
+    return actor
+
+
+def require_role(actor: Actor | None, *roles: Role) -> Actor:
+    actor = require_actor(actor)
+    if not actor.has_role(*roles):
+        names = ", ".join(r.value for r in roles)
+        raise Forbidden(f"This needs one of these roles: {names}.")
+    return actor
+
+
+async def load_grants(
+    session: AsyncSession, user_ids: Iterable[int]
+) -> dict[int, tuple[Grant, ...]]:
+    rows = await session.execute(
+        select(
+            RoleGrant.user_id,
+            RoleGrant.role,
+            RoleGrant.area_id,
+            Area.path,
+            RoleGrant.organization_id,
+        )
+        .outerjoin(Area, Area.id == RoleGrant.area_id)
+        .where(RoleGrant.user_id.in_(list(user_ids)))
+        .order_by(RoleGrant.id)
+    )
+    result: dict[int, list[Grant]] = {}
+    for user_id, role, area_id, path, org_id in rows:
+        result.setdefault(user_id, []).append(Grant(Role(role), area_id, path, org_id))
+    return {k: tuple(v) for k, v in result.items()}
+
+
+async def load_actor(session: AsyncSession, user_id: int) -> Actor:
+    grants = await load_grants(session, [user_id])
+    return Actor(user_id=user_id, grants=grants.get(user_id, ()))

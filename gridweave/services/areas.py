@@ -1,0 +1,228 @@
+"""Areas: the administrative tree down to grids and buildings, and grid adjacency."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridweave.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
+from gridweave.models import Area, AreaLevel, AreaNeighbor, Organization
+from gridweave.models.areas import LEVEL_ORDER, VULNERABLE_COLUMNS
+from gridweave.services import audit
+from gridweave.services.access import Actor, require_actor, require_coordinator
+from gridweave.services.validation import clean_name, non_negative
+
+INPUT = "input"
+
+
+def allowed_child_levels(parent: AreaLevel) -> set[AreaLevel]:
+    """Levels descend one step at a time; a building may also sit directly under a grid."""
+    idx = LEVEL_ORDER.index(parent)
+    allowed = {LEVEL_ORDER[idx + 1]} if idx + 1 < len(LEVEL_ORDER) else set()
+    if parent is AreaLevel.GRID:
+        allowed.add(AreaLevel.BUILDING)
+    return allowed
+
+
+@dataclass(frozen=True, slots=True)
+class AreaCounts:
+    households: int | None = None
+    population: int | None = None
+    vulnerable: Mapping[str, int] | None = None
+
+
+def _check_counts(counts: AreaCounts) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for key in ("households", "population"):
+        v = non_negative(getattr(counts, key), field=[INPUT, key], label=key.capitalize())
+        if v is not None:
+            values[key] = v
+    for i, (group, count) in enumerate((counts.vulnerable or {}).items()):
+        non_negative(count, field=[INPUT, "vulnerableGroups", str(i), "count"], label="A count")
+        values[VULNERABLE_COLUMNS[group]] = count
+    return values
+
+
+async def get_area(session: AsyncSession, area_id: int, *, field: Sequence[str]) -> Area:
+    area = await session.get(Area, area_id)
+    if area is None:
+        raise NotFound("No such area.", field=field)
+    return area
+
+
+async def _check_code_free(
+    session: AsyncSession, code: str, *, except_id: int | None = None
+) -> None:
+    q = select(Area.id).where(Area.code == code)
+    if except_id is not None:
+        q = q.where(Area.id != except_id)
+    if await session.scalar(q) is not None:
+        raise Conflict(f"Another area already has the code {code}.", field=[INPUT, "code"])
+
+
+async def create_area(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    name: str,
+    level: AreaLevel,
+    parent_id: int | None = None,
+    code: str | None = None,
+    counts: AreaCounts = AreaCounts(),
+) -> Area:
+    if parent_id is None:
+        if not require_actor(actor).is_admin:
+            raise Forbidden("Only an administrator can create a top-level area.")
+        parent_path = "/"
+    else:
+        parent = await get_area(session, parent_id, field=[INPUT, "parentId"])
+        require_coordinator(actor, parent.path, what="the new area would be")
+        if level not in allowed_child_levels(AreaLevel(parent.level)):
+            raise ValidationFailed(
+                f"A {level.value} cannot sit under a {parent.level}.", field=[INPUT, "level"]
+            )
+        parent_path = parent.path
+    name = clean_name(name, field=[INPUT, "name"])
+    code = code.strip() or None if code is not None else None
+    if code:
+        await _check_code_free(session, code)
+    values = _check_counts(counts)
+    new_id = int(await session.scalar(text("SELECT nextval('areas_id_seq')")) or 0)
+    area = Area(
+        id=new_id,
+        name=name,
+        code=code,
+        level=level.value,
+        parent_id=parent_id,
+        path=f"{parent_path}{new_id}/",
+        **{"households": 0, "population": 0, **values},
+    )
+    for column in VULNERABLE_COLUMNS.values():
+        setattr(area, column, values.get(column, 0))
+    session.add(area)
+    await session.flush()
+    await audit.append(
+        session,
+        actor=actor,
+        action="createArea",
+        entity_id=f"Area:{new_id}",
+        summary={
+            "name": name,
+            "level": level.value,
+            "parent_id": parent_id,
+            "code": code,
+            **values,
+        },
+    )
+    return area
+
+
+async def update_area(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    area_id: int,
+    name: str | None = None,
+    code: str | None = None,
+    counts: AreaCounts = AreaCounts(),
+) -> Area:
+    area = await get_area(session, area_id, field=[INPUT, "id"])
+    require_coordinator(actor, area.path, what="this area is")
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = clean_name(name, field=[INPUT, "name"])
+    if code is not None:
+        new_code = code.strip() or None
+        if new_code:
+            await _check_code_free(session, new_code, except_id=area.id)
+        changes["code"] = new_code
+    changes.update(_check_counts(counts))
+    for key, value in changes.items():
+        setattr(area, key, value)
+    await session.flush()
+    await audit.append(
+        session, actor=actor, action="updateArea", entity_id=f"Area:{area.id}", summary=changes
+    )
+    return area
+
+
+async def delete_area(session: AsyncSession, *, actor: Actor | None, area_id: int) -> int:
+    area = await get_area(session, area_id, field=[INPUT, "id"])
+    require_coordinator(actor, area.path, what="this area is")
+    if await session.scalar(select(exists().where(Area.parent_id == area_id))):
+        raise ValidationFailed(
+            "This area still has sub-areas: delete them first.",
+            field=[INPUT, "id"],
+            code=ErrorCode.INVALID_STATE,
+        )
+    if await session.scalar(select(exists().where(Organization.area_id == area_id))):
+        raise ValidationFailed(
+            "Organizations are still based in this area: move them first.",
+            field=[INPUT, "id"],
+            code=ErrorCode.INVALID_STATE,
+        )
+    await session.execute(
+        delete(AreaNeighbor).where(
+            (AreaNeighbor.area_id == area_id) | (AreaNeighbor.neighbor_id == area_id)
+        )
+    )
+    await session.delete(area)
+    await session.flush()
+    await audit.append(
+        session,
+        actor=actor,
+        action="deleteArea",
+        entity_id=f"Area:{area_id}",
+        summary={"name": area.name, "level": area.level},
+    )
+    return area_id
+
+
+async def set_neighbors(
+    session: AsyncSession, *, actor: Actor | None, area_id: int, neighbor_ids: Sequence[int]
+) -> Area:
+    """Replace an area's neighbours; adjacency is kept symmetric."""
+    area = await get_area(session, area_id, field=[INPUT, "areaId"])
+    require_coordinator(actor, area.path, what="this area is")
+    wanted = list(dict.fromkeys(neighbor_ids))
+    if area_id in wanted:
+        raise ValidationFailed("An area cannot neighbour itself.", field=[INPUT, "neighborIds"])
+    rows = (
+        await session.execute(select(Area.id, Area.level, Area.path).where(Area.id.in_(wanted)))
+    ).all()
+    found = {r.id: r for r in rows}
+    for i, nid in enumerate(wanted):
+        row = found.get(nid)
+        field = [INPUT, "neighborIds", str(i)]
+        if row is None:
+            raise NotFound("No such area.", field=field)
+        if row.level != area.level:
+            raise ValidationFailed(
+                f"Neighbours must be of the same level ({area.level}).", field=field
+            )
+        require_coordinator(actor, row.path, what="a neighbouring area is")
+    await session.execute(
+        delete(AreaNeighbor).where(
+            (AreaNeighbor.area_id == area_id) | (AreaNeighbor.neighbor_id == area_id)
+        )
+    )
+    if wanted:
+        pairs = [{"area_id": area_id, "neighbor_id": n} for n in wanted]
+        pairs += [{"area_id": n, "neighbor_id": area_id} for n in wanted]
+        await session.execute(insert(AreaNeighbor), pairs)
+    await session.flush()
+    await audit.append(
+        session,
+        actor=actor,
+        action="setNeighbors",
+        entity_id=f"Area:{area_id}",
+        summary={"neighbor_ids": wanted},
+    )
+    return area
+
+
+async def count_areas(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Area)) or 0)

@@ -1,0 +1,90 @@
+"""Filtered, keyset-paged listings for the top-level ``areas`` and ``organizations`` queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridweave.models import Area, Organization
+
+
+def like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFilter:
+    level: str | None = None
+    parent_id: int | None = None
+    search: str | None = None
+
+    def apply(self, q: Select[Any]) -> Select[Any]:
+        if self.level:
+            q = q.where(Area.level == self.level)
+        if self.parent_id is not None:
+            q = q.where(Area.parent_id == self.parent_id)
+        if self.search and self.search.strip():
+            term = self.search.strip()
+            q = q.where(Area.name.ilike(like_pattern(term)) | (Area.code == term))
+        return q
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationFilter:
+    kind: str | None = None
+    area_path: str | None = None
+    search: str | None = None
+
+    def apply(self, q: Select[Any]) -> Select[Any]:
+        if self.kind:
+            q = q.where(Organization.kind == self.kind)
+        if self.area_path:
+            q = q.where(Organization.area_path.startswith(self.area_path, autoescape=True))
+        if self.search and self.search.strip():
+            term = self.search.strip()
+            q = q.where(
+                Organization.name.ilike(like_pattern(term))
+                | (Organization.credit_code == term.upper())
+            )
+        return q
+
+
+async def list_areas(
+    session: AsyncSession, flt: AreaFilter, *, after_id: int, limit: int
+) -> Sequence[Any]:
+    q = flt.apply(select(Area.__table__)).where(Area.id > after_id).order_by(Area.id).limit(limit)
+    return (await session.execute(q)).all()
+
+
+async def count_areas(session: AsyncSession, flt: AreaFilter) -> int:
+    q = flt.apply(select(func.count()).select_from(Area))
+    return int(await session.scalar(q) or 0)
+
+
+async def list_organizations(
+    session: AsyncSession, flt: OrganizationFilter, *, after_id: int, limit: int
+) -> Sequence[Any]:
+    q = (
+        flt.apply(select(Organization.__table__))
+        .where(Organization.id > after_id)
+        .order_by(Organization.id)
+        .limit(limit)
+    )
+    return (await session.execute(q)).all()
+
+
+async def count_organizations(session: AsyncSession, flt: OrganizationFilter) -> int:
+    q = flt.apply(select(func.count()).select_from(Organization))
+    return int(await session.scalar(q) or 0)
+
+
+async def list_categories(session: AsyncSession) -> Sequence[Any]:
+    from gridweave.models import ServiceCategory
+
+    q = select(ServiceCategory.id, ServiceCategory.code, ServiceCategory.name)
+    return (await session.execute(q.order_by(ServiceCategory.id))).all()

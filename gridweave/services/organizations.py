@@ -1,0 +1,262 @@
+"""Organizations: profiles, hierarchy, the areas and categories they serve, and their links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, exists, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gridweave.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from gridweave.models import (
+    Area,
+    LinkKind,
+    Organization,
+    OrganizationKind,
+    OrganizationLink,
+    OrganizationServiceArea,
+    ServiceCategory,
+)
+from gridweave.services import audit
+from gridweave.services.access import Actor, require_actor, require_coordinator
+from gridweave.services.areas import get_area
+from gridweave.services.validation import clean_name, valid_credit_code
+
+INPUT = "input"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAreaSpec:
+    area_id: int
+    category_codes: Sequence[str]
+
+
+async def get_organization(
+    session: AsyncSession, organization_id: int, *, field: Sequence[str]
+) -> Organization:
+    org = await session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("No such organization.", field=field)
+    return org
+
+
+def require_org_editor(actor: Actor | None, org: Organization) -> Actor:
+    """Its coordinators (by home area) and its own members may edit an organization."""
+    actor = require_actor(actor)
+    if actor.coordinates(org.area_path) or actor.member_of(org.id):
+        return actor
+    raise Forbidden("You may edit only your own organization or those in the areas you coordinate.")
+
+
+async def _check_credit_code(
+    session: AsyncSession, code: str | None, *, except_id: int | None = None
+) -> str | None:
+    if code is None or not code.strip():
+        return None
+    value = valid_credit_code(code, field=[INPUT, "creditCode"])
+    q = select(Organization.id).where(Organization.credit_code == value)
+    if except_id is not None:
+        q = q.where(Organization.id != except_id)
+    if await session.scalar(q) is not None:
+        raise Conflict(
+            "Another organization is registered with this credit code.", field=[INPUT, "creditCode"]
+        )
+    return value
+
+
+async def _check_parent(session: AsyncSession, parent_id: int, *, child_id: int | None) -> None:
+    """The parent must exist and must not be the organization itself or one of its descendants."""
+    await get_organization(session, parent_id, field=[INPUT, "parentId"])
+    if child_id is None:
+        return
+    ancestors = text(
+        "WITH RECURSIVE up(id, parent_id) AS ("
+        " SELECT id, parent_id FROM organizations WHERE id = :start"
+        " UNION SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id)"
+        " SELECT 1 FROM up WHERE id = :child LIMIT 1"
+    )
+    if await session.scalar(ancestors, {"start": parent_id, "child": child_id}):
+        raise ValidationFailed(
+            "That parent belongs to this organization already: the hierarchy would loop.",
+            field=[INPUT, "parentId"],
+        )
+
+
+async def _resolve_service_areas(
+    session: AsyncSession, specs: Sequence[ServiceAreaSpec]
+) -> list[tuple[int, int]]:
+    codes = {c for s in specs for c in s.category_codes}
+    by_code = dict(
+        (
+            await session.execute(
+                select(ServiceCategory.code, ServiceCategory.id).where(
+                    ServiceCategory.code.in_(codes)
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    area_ids = {s.area_id for s in specs}
+    known = set((await session.scalars(select(Area.id).where(Area.id.in_(area_ids)))).all())
+    pairs: list[tuple[int, int]] = []
+    for i, spec in enumerate(specs):
+        field = [INPUT, "serviceAreas", str(i)]
+        if spec.area_id not in known:
+            raise NotFound("No such area.", field=[*field, "areaId"])
+        if not spec.category_codes:
+            raise ValidationFailed(
+                "Name at least one service category.", field=[*field, "categoryCodes"]
+            )
+        for j, code in enumerate(spec.category_codes):
+            if code not in by_code:
+                raise ValidationFailed(
+                    f"Unknown service category '{code}'.", field=[*field, "categoryCodes", str(j)]
+                )
+            pairs.append((spec.area_id, by_code[code]))
+    return list(dict.fromkeys(pairs))
+
+
+async def _replace_service_areas(
+    session: AsyncSession, org_id: int, pairs: Sequence[tuple[int, int]]
+) -> None:
+    await session.execute(
+        delete(OrganizationServiceArea).where(OrganizationServiceArea.organization_id == org_id)
+    )
+    if pairs:
+        await session.execute(
+            insert(OrganizationServiceArea),
+            [{"organization_id": org_id, "area_id": a, "category_id": c} for a, c in pairs],
+        )
+
+
+async def create_organization(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    name: str,
+    kind: OrganizationKind,
+    area_id: int,
+    parent_id: int | None = None,
+    credit_code: str | None = None,
+    service_areas: Sequence[ServiceAreaSpec] | None = None,
+) -> Organization:
+    area = await get_area(session, area_id, field=[INPUT, "areaId"])
+    require_coordinator(actor, area.path, what="the organization would be based")
+    name = clean_name(name, field=[INPUT, "name"])
+    code = await _check_credit_code(session, credit_code)
+    if parent_id is not None:
+        await _check_parent(session, parent_id, child_id=None)
+    pairs = await _resolve_service_areas(session, service_areas or [])
+    org = Organization(
+        name=name,
+        kind=kind.value,
+        credit_code=code,
+        area_id=area.id,
+        area_path=area.path,
+        parent_id=parent_id,
+    )
+    session.add(org)
+    await session.flush()
+    await _replace_service_areas(session, org.id, pairs)
+    await audit.append(
+        session,
+        actor=actor,
+        action="createOrganization",
+        entity_id=f"Organization:{org.id}",
+        summary={
+            "name": name,
+            "kind": kind.value,
+            "area_id": area.id,
+            "parent_id": parent_id,
+            "credit_code": code,
+            "service_areas": pairs,
+        },
+    )
+    return org
+
+
+async def update_organization(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    organization_id: int,
+    name: str | None = None,
+    parent_id: int | None = None,
+    credit_code: str | None = None,
+    service_areas: Sequence[ServiceAreaSpec] | None = None,
+) -> Organization:
+    org = await get_organization(session, organization_id, field=[INPUT, "id"])
+    actor = require_org_editor(actor, org)
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = clean_name(name, field=[INPUT, "name"])
+    if credit_code is not None:
+        changes["credit_code"] = await _check_credit_code(session, credit_code, except_id=org.id)
+    if parent_id is not None and parent_id != org.parent_id:
+        if not actor.coordinates(org.area_path):
+            raise Forbidden(
+                "Only a coordinator of its area can move an organization to another parent.",
+                field=[INPUT, "parentId"],
+            )
+        await _check_parent(session, parent_id, child_id=org.id)
+        changes["parent_id"] = parent_id
+    for key, value in changes.items():
+        setattr(org, key, value)
+    if service_areas is not None:
+        pairs = await _resolve_service_areas(session, service_areas)
+        await _replace_service_areas(session, org.id, pairs)
+        changes["service_areas"] = pairs
+    await session.flush()
+    await audit.append(
+        session,
+        actor=actor,
+        action="updateOrganization",
+        entity_id=f"Organization:{org.id}",
+        summary=changes,
+    )
+    return org
+
+
+async def link_organizations(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    kind: LinkKind,
+    source_id: int,
+    target_id: int,
+    since: date | None = None,
+) -> OrganizationLink:
+    """Record a tie. The source's coordinators or members may declare it."""
+    source = await get_organization(session, source_id, field=[INPUT, "sourceId"])
+    await get_organization(session, target_id, field=[INPUT, "targetId"])
+    require_org_editor(actor, source)
+    if source_id == target_id:
+        raise ValidationFailed(
+            "An organization cannot be linked to itself.", field=[INPUT, "targetId"]
+        )
+    duplicate = exists().where(
+        OrganizationLink.kind == kind.value,
+        OrganizationLink.source_id == source_id,
+        OrganizationLink.target_id == target_id,
+    )
+    if await session.scalar(select(duplicate)):
+        raise Conflict("These organizations are already linked this way.", field=[INPUT, "kind"])
+    link = OrganizationLink(kind=kind.value, source_id=source_id, target_id=target_id, since=since)
+    session.add(link)
+    await session.flush()
+    await audit.append(
+        session,
+        actor=actor,
+        action="linkOrganizations",
+        entity_id=f"Organization:{source_id}",
+        summary={
+            "kind": kind.value,
+            "source_id": source_id,
+            "target_id": target_id,
+            "since": since.isoformat() if since else None,
+        },
+    )
+    return link

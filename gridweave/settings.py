@@ -1,0 +1,71 @@
+"""Every knob, read from the environment (prefix ``GRIDWEAVE_``, plus plain ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDWEAVE_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDWEAVE_DATABASE_URL")
+    )
+    data_dir: Path = Path(".gridweave")
+    database_name: str = "gridweave"
+    secret_key: str | None = None
+    token_ttl_seconds: int = 8 * 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+
+    pool_size: int = 10
+    statement_timeout_ms: int = 15_000
+
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_cost: int = 50_000
+    max_page_size: int = 100
+    max_body_bytes: int = 256 * 1024
+    max_network_nodes: int = 20_000
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return not self.is_production if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return not self.is_production if self.introspection is None else self.introspection
+
+    def signing_key(self) -> str:
+        """The token secret: from settings, or (development only) generated once into data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        if self.is_production:
+            raise RuntimeError("GRIDWEAVE_SECRET_KEY must be set in production")
+        path = self.data_dir.resolve() / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -155,3 +155,7 @@ def audit_verify() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

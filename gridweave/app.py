@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -23,16 +24,18 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gridweave.context import Context
 from gridweave.db import make_engine, make_sessionmaker, prepare_database
 from gridweave.resolvers.loaders import Loaders
-from gridweave.schema import build_schema
+from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
+from gridweave.middleware import BodySizeLimit, RequireJson
+from gridweave.schema import GridweaveSchema, build_schema, validation_rules
 from gridweave.services.access import Actor, load_actor
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings, get_settings
 
 
 class GridweaveGraphQL(GraphQL[Context, None]):
-    def __init__(self, app_state: Any, settings: Settings) -> None:
+    def __init__(self, app_state: Any, settings: Settings, schema: GridweaveSchema) -> None:
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -98,10 +101,19 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     app = Starlette(
         routes=[Route("/healthz", health)],
-        middleware=[Middleware(CorrelationIdMiddleware, header_name="X-Request-ID")],
+        middleware=[
+            Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(RequireJson, path="/graphql"),
+        ],
         lifespan=lifespan,
     )
-    graphql = GridweaveGraphQL(app.state, settings)
-    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    schema = build_schema(settings)
+    graphql = GridweaveGraphQL(app.state, settings, schema)
+    http: ASGIApp = graphql
+    if settings.compiled_reads:
+        reads = CompiledReads(schema._schema, validation_rules(settings))
+        http = CompiledFirst(graphql, reads, settings, lambda: app.state.engine)
+    app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     return app

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     max_body_bytes: int = 256 * 1024
     max_network_nodes: int = 20_000
+    compiled_reads: bool = True
     log_level: str = "INFO"
     log_json: bool | None = None
 

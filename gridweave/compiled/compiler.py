@@ -1,0 +1,379 @@
+"""Turns a query's selections into one SQL statement whose single value is the response JSON.
+
+Each GraphQL object becomes ``json_build_object(...)`` over a row alias; lists and connections
+become correlated subqueries with ``json_agg``. Argument values are bound as parameters, so one
+compiled statement serves every set of variables. Semantics mirror the strawberry resolvers
+exactly (keyset pages on ascending ids, totals without the cursor, the same filters)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import DocumentNode, FragmentDefinitionNode, SelectionSetNode
+
+from gridweave.compiled import binders as bind
+from gridweave.compiled.selection import Binder, Fallback, Selection, collect, fragments_of, pick_operation
+
+AREA_SCALARS = {"name": "name", "code": "code", "level": "level", "households": "households",
+                "population": "population"}
+ORG_SCALARS = {"name": "name", "kind": "kind", "creditCode": "credit_code"}
+CATEGORY_SCALARS = {"code": "code", "name": "name"}
+VULNERABLE = [
+    ("ELDERLY_LIVING_ALONE", "elderly_living_alone"),
+    ("LEFT_BEHIND_CHILDREN", "left_behind_children"),
+    ("DISABLED_HOUSEHOLDS", "disabled_households"),
+    ("HARDSHIP_HOUSEHOLDS", "hardship_households"),
+    ("MOBILE_POPULATION", "mobile_population"),
+]
+_PLACEHOLDER = re.compile(r"\$(\d+)::")
+MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    sql: str
+    binders: tuple[Binder, ...]
+
+    def params(self, user_id: int, variables: bind.Variables) -> list[Any]:
+        return [user_id, *(b(variables) for b in self.binders)]
+
+
+def gid(type_name: str, pk_sql: str) -> str:
+    return f"encode(convert_to('{type_name}:' || {pk_sql}, 'UTF8'), 'base64')"
+
+
+def cursor(pk_sql: str) -> str:
+    return f"encode(convert_to('cursor:' || {pk_sql}, 'UTF8'), 'base64')"
+
+
+def json_object(pairs: list[tuple[str, str]]) -> str:
+    if len(pairs) > MAX_KEYS:
+        raise Fallback("too many keys in one object")
+    inner = ", ".join(f"'{k}', {v}" for k, v in pairs)
+    return f"json_build_object({inner})"
+
+
+def json_list(item_sql: str, from_sql: str, order: str) -> str:
+    return f"coalesce((SELECT json_agg({item_sql} ORDER BY {order}) {from_sql}), '[]'::json)"
+
+
+class Compiler:
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.binders: list[Binder] = []
+        self.guards: list[str] = []
+        self._n = 0
+
+    def param(self, binder: Binder, cast: str) -> str:
+        self.binders.append(binder)
+        return f"${len(self.binders) + 1}::{cast}"  # $1 is the caller's user id
+
+    def alias(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    def fields(self, sel: Selection, *types: str) -> list[Selection]:
+        return collect(sel.selection_sets, set(types), self.fragments)
+
+    # ------------------------------------------------------------------ objects
+    def area(self, sets: list[SelectionSetNode], a: str) -> str:
+        pairs: list[tuple[str, str]] = []
+        for s in collect(sets, {"Area", "Node"}, self.fragments):
+            pairs.append((s.key, self.area_field(s, a)))
+        return json_object(pairs)
+
+    def area_field(self, s: Selection, a: str) -> str:
+        if s.name in AREA_SCALARS:
+            return f"{a}.{AREA_SCALARS[s.name]}"
+        simple: dict[str, Callable[[], str]] = {
+            "id": lambda: gid("Area", f"{a}.id"),
+            "__typename": lambda: "'Area'",
+            "vulnerableGroups": lambda: self.vulnerable(s, a),
+            "parent": lambda: self.area_by_id(s.selection_sets, f"{a}.parent_id"),
+            "neighbors": lambda: self.neighbors(s, a),
+            "children": lambda: self.connection(
+                s, "areas", "Area", lambda t: f"{t}.parent_id = {a}.id", self.area
+            ),
+            "organizations": lambda: self.area_organizations(s, a),
+        }
+        if s.name not in simple:
+            raise Fallback(f"Area.{s.name}")
+        return simple[s.name]()
+
+    def vulnerable(self, s: Selection, a: str) -> str:
+        items = []
+        for group, column in VULNERABLE:
+            pairs = []
+            for f in self.fields(s, "VulnerableGroupCount"):
+                value = {"group": f"'{group}'", "count": f"{a}.{column}",
+                         "__typename": "'VulnerableGroupCount'"}.get(f.name)
+                if value is None:
+                    raise Fallback(f"VulnerableGroupCount.{f.name}")
+                pairs.append((f.key, value))
+            items.append(json_object(pairs))
+        return f"json_build_array({', '.join(items)})"
+
+    def area_by_id(self, sets: list[SelectionSetNode], pk_sql: str) -> str:
+        x = self.alias("a")
+        return f"(SELECT {self.area(sets, x)} FROM areas {x} WHERE {x}.id = {pk_sql})"
+
+    def neighbors(self, s: Selection, a: str) -> str:
+        n, x = self.alias("n"), self.alias("a")
+        return json_list(
+            self.area(s.selection_sets, x),
+            f"FROM area_neighbors {n} JOIN areas {x} ON {x}.id = {n}.neighbor_id"
+            f" WHERE {n}.area_id = {a}.id",
+            f"{x}.id",
+        )
+
+    def area_organizations(self, s: Selection, a: str) -> str:
+        kind = self.param(bind.enum(s.arguments.get("kind"), bind.ORG_KINDS), "text")
+        return self.connection(
+            s, "organizations", "Organization",
+            lambda t: f"{t}.area_path LIKE {a}.path || '%' AND ({kind} IS NULL OR {t}.kind = {kind})",
+            self.organization,
+        )
+
+    def organization(self, sets: list[SelectionSetNode], o: str) -> str:
+        pairs = [(s.key, self.org_field(s, o)) for s in collect(sets, {"Organization", "Node"}, self.fragments)]
+        return json_object(pairs)
+
+    def org_field(self, s: Selection, o: str) -> str:
+        if s.name in ORG_SCALARS:
+            return f"{o}.{ORG_SCALARS[s.name]}"
+        simple: dict[str, Callable[[], str]] = {
+            "id": lambda: gid("Organization", f"{o}.id"),
+            "__typename": lambda: "'Organization'",
+            "area": lambda: self.area_by_id(s.selection_sets, f"{o}.area_id"),
+            "parent": lambda: self.org_by_id(s.selection_sets, f"{o}.parent_id"),
+            "children": lambda: self.org_children(s, o),
+            "serviceAreas": lambda: self.service_areas(s, o),
+            "links": lambda: self.links(s, o),
+        }
+        if s.name not in simple:
+            raise Fallback(f"Organization.{s.name}")
+        return simple[s.name]()
+
+    def org_by_id(self, sets: list[SelectionSetNode], pk_sql: str) -> str:
+        x = self.alias("o")
+        return f"(SELECT {self.organization(sets, x)} FROM organizations {x} WHERE {x}.id = {pk_sql})"
+
+    def org_children(self, s: Selection, o: str) -> str:
+        x = self.alias("o")
+        return json_list(
+            self.organization(s.selection_sets, x),
+            f"FROM organizations {x} WHERE {x}.parent_id = {o}.id",
+            f"{x}.id",
+        )
+
+    def category(self, sets: list[SelectionSetNode], c: str) -> str:
+        pairs: list[tuple[str, str]] = []
+        for s in collect(sets, {"ServiceCategory", "Node"}, self.fragments):
+            if s.name in CATEGORY_SCALARS:
+                pairs.append((s.key, f"{c}.{CATEGORY_SCALARS[s.name]}"))
+            elif s.name == "id":
+                pairs.append((s.key, gid("ServiceCategory", f"{c}.id")))
+            elif s.name == "__typename":
+                pairs.append((s.key, "'ServiceCategory'"))
+            else:
+                raise Fallback(f"ServiceCategory.{s.name}")
+        return json_object(pairs)
+
+    def service_areas(self, s: Selection, o: str) -> str:
+        g = self.alias("g")
+        pairs: list[tuple[str, str]] = []
+        for f in self.fields(s, "ServiceArea"):
+            if f.name == "area":
+                pairs.append((f.key, self.area_by_id(f.selection_sets, f"{g}.area_id")))
+            elif f.name == "categories":
+                c = self.alias("c")
+                pairs.append((f.key, json_list(
+                    self.category(f.selection_sets, c),
+                    f"FROM service_categories {c} WHERE {c}.id = ANY({g}.cats)", f"{c}.id",
+                )))
+            elif f.name == "__typename":
+                pairs.append((f.key, "'ServiceArea'"))
+            else:
+                raise Fallback(f"ServiceArea.{f.name}")
+        return json_list(
+            json_object(pairs),
+            f"FROM (SELECT area_id, array_agg(category_id ORDER BY category_id) AS cats"
+            f" FROM organization_service_areas WHERE organization_id = {o}.id GROUP BY area_id) {g}",
+            f"{g}.area_id",
+        )
+
+    def links(self, s: Selection, o: str) -> str:
+        ln = self.alias("l")
+        pairs: list[tuple[str, str]] = []
+        for f in self.fields(s, "OrganizationLink"):
+            value = {
+                "kind": lambda: f"{ln}.kind",
+                "since": lambda: f"{ln}.since",
+                "__typename": lambda: "'OrganizationLink'",
+                "source": lambda: self.org_by_id(f.selection_sets, f"{ln}.source_id"),
+                "target": lambda: self.org_by_id(f.selection_sets, f"{ln}.target_id"),
+            }.get(f.name)
+            if value is None:
+                raise Fallback(f"OrganizationLink.{f.name}")
+            pairs.append((f.key, value()))
+        return json_list(
+            json_object(pairs),
+            f"FROM organization_links {ln} WHERE {ln}.source_id = {o}.id OR {ln}.target_id = {o}.id",
+            f"{ln}.id",
+        )
+
+    # ------------------------------------------------------------------ connections
+    def connection(
+        self, s: Selection, table: str, node_type: str, where: Callable[[str], str],
+        node_obj: Callable[[list[SelectionSetNode], str], str],
+    ) -> str:
+        first = self.param(bind.first(s.arguments.get("first")), "int")
+        after = self.param(bind.after(s.arguments.get("after")), "bigint")
+        pairs: list[tuple[str, str]] = []
+        for f in self.fields(s, f"{node_type}Connection"):
+            if f.name == "edges":
+                pairs.append((f.key, self.edges(f, table, node_type, where, node_obj, first, after)))
+            elif f.name == "pageInfo":
+                pairs.append((f.key, self.page_info(f, table, where, first, after)))
+            elif f.name == "totalCount":
+                t = self.alias("t")
+                pairs.append((f.key, f"(SELECT count(*) FROM {table} {t} WHERE {where(t)})"))
+            elif f.name == "__typename":
+                pairs.append((f.key, f"'{node_type}Connection'"))
+            else:
+                raise Fallback(f"{node_type}Connection.{f.name}")
+        return json_object(pairs)
+
+    def edges(
+        self, s: Selection, table: str, node_type: str, where: Callable[[str], str],
+        node_obj: Callable[[list[SelectionSetNode], str], str], first: str, after: str,
+    ) -> str:
+        t = self.alias("t")
+        pairs: list[tuple[str, str]] = []
+        for f in self.fields(s, f"{node_type}Edge"):
+            if f.name == "cursor":
+                pairs.append((f.key, cursor(f"{t}.id")))
+            elif f.name == "node":
+                pairs.append((f.key, node_obj(f.selection_sets, t)))
+            elif f.name == "__typename":
+                pairs.append((f.key, f"'{node_type}Edge'"))
+            else:
+                raise Fallback(f"{node_type}Edge.{f.name}")
+        return json_list(
+            json_object(pairs),
+            f"FROM (SELECT * FROM {table} {t} WHERE {where(t)} AND {t}.id > {after}"
+            f" ORDER BY {t}.id LIMIT {first}) {t}",
+            f"{t}.id",
+        )
+
+    def page_info(
+        self, s: Selection, table: str, where: Callable[[str], str], first: str, after: str
+    ) -> str:
+        t, q = self.alias("t"), self.alias("q")
+        in_page = f"FILTER (WHERE {q}.rn <= {first})"
+        values = {
+            "hasNextPage": f"count(*) > {first}",
+            "hasPreviousPage": f"{after} > 0",
+            "startCursor": cursor(f"min({q}.id) {in_page}"),
+            "endCursor": cursor(f"max({q}.id) {in_page}"),
+            "__typename": "'PageInfo'",
+        }
+        pairs = []
+        for f in self.fields(s, "PageInfo"):
+            if f.name not in values:
+                raise Fallback(f"PageInfo.{f.name}")
+            pairs.append((f.key, values[f.name]))
+        return (
+            f"(SELECT {json_object(pairs)} FROM (SELECT {t}.id, row_number() OVER (ORDER BY {t}.id)"
+            f" AS rn FROM (SELECT id FROM {table} {t} WHERE {where(t)} AND {t}.id > {after}"
+            f" ORDER BY {t}.id LIMIT {first} + 1) {t}) {q})"
+        )
+
+    # ------------------------------------------------------------------ root fields
+    def root_field(self, s: Selection) -> str:
+        handlers: dict[str, Callable[[Selection], str]] = {
+            "areas": self.root_areas,
+            "organizations": self.root_organizations,
+            "serviceCategories": self.root_categories,
+            "node": self.root_node,
+            "__typename": lambda _: "'Query'",
+        }
+        if s.name not in handlers:
+            raise Fallback(f"Query.{s.name}")
+        return handlers[s.name](s)
+
+    def root_areas(self, s: Selection) -> str:
+        args = s.arguments
+        level = self.param(bind.enum(args.get("level"), bind.AREA_LEVELS), "text")
+        parent = self.param(bind.global_id(args.get("parentId"), "Area"), "bigint")
+        pattern = self.param(bind.search_pattern(args.get("search")), "text")
+        term = self.param(bind.search_term(args.get("search"), upper=False), "text")
+
+        def where(t: str) -> str:
+            return (
+                f"({level} IS NULL OR {t}.level = {level})"
+                f" AND ({parent} IS NULL OR {t}.parent_id = {parent})"
+                f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.code = {term})"
+            )
+
+        return self.connection(s, "areas", "Area", where, self.area)
+
+    def root_organizations(self, s: Selection) -> str:
+        args = s.arguments
+        kind = self.param(bind.enum(args.get("kind"), bind.ORG_KINDS), "text")
+        area = self.param(bind.global_id(args.get("areaId"), "Area"), "bigint")
+        pattern = self.param(bind.search_pattern(args.get("search")), "text")
+        term = self.param(bind.search_term(args.get("search"), upper=True), "text")
+        self.guards.append(f"({area} IS NULL OR EXISTS (SELECT 1 FROM areas WHERE id = {area}))")
+
+        def where(t: str) -> str:
+            return (
+                f"({kind} IS NULL OR {t}.kind = {kind})"
+                f" AND ({area} IS NULL OR {t}.area_path LIKE"
+                f" (SELECT path FROM areas WHERE id = {area}) || '%')"
+                f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.credit_code = {term})"
+            )
+
+        return self.connection(s, "organizations", "Organization", where, self.organization)
+
+    def root_categories(self, s: Selection) -> str:
+        c = self.alias("c")
+        return json_list(self.category(s.selection_sets, c), f"FROM service_categories {c}", f"{c}.id")
+
+    def root_node(self, s: Selection) -> str:
+        node_id = s.arguments.get("id")
+        type_name = self.param(bind.node_type(node_id), "text")
+        pk = self.param(bind.node_pk(node_id), "bigint")
+        a, o, c = self.alias("a"), self.alias("o"), self.alias("c")
+        return (
+            f"CASE {type_name}"
+            f" WHEN 'Area' THEN (SELECT {self.area(s.selection_sets, a)} FROM areas {a}"
+            f" WHERE {a}.id = {pk})"
+            f" WHEN 'Organization' THEN (SELECT {self.organization(s.selection_sets, o)}"
+            f" FROM organizations {o} WHERE {o}.id = {pk})"
+            f" WHEN 'ServiceCategory' THEN (SELECT {self.category(s.selection_sets, c)}"
+            f" FROM service_categories {c} WHERE {c}.id = {pk}) END"
+        )
+
+
+def compile_query(doc: DocumentNode, operation_name: str | None) -> CompiledQuery:
+    """Raises Fallback for anything the compiled path does not cover."""
+    operation = pick_operation(doc, operation_name)
+    compiler = Compiler(fragments_of(doc))
+    root = collect([operation.selection_set], {"Query"}, compiler.fragments)
+    data = json_object([(s.key, compiler.root_field(s)) for s in root])
+    guards = " AND ".join(["EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)", *compiler.guards])
+    sql = f"SELECT CASE WHEN {guards} THEN json_build_object('data', {data})::text END"
+    return _drop_unused(sql, compiler.binders)
+
+
+def _drop_unused(sql: str, binders: list[Binder]) -> CompiledQuery:
+    """Number the parameters the statement really uses ($1, the user id, stays first);
+    PostgreSQL refuses parameters a statement never mentions."""
+    used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)} - {1})
+    renumber = {old: new for new, old in enumerate(used, start=2)}
+    sql = _PLACEHOLDER.sub(lambda m: f"${renumber.get(int(m.group(1)), 1)}::", sql)
+    return CompiledQuery(sql=sql, binders=tuple(binders[old - 2] for old in used))

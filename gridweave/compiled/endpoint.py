@@ -1,0 +1,146 @@
+"""Serves read-only queries through the compiled path where it can, and hands every other request
+(mutations, subscriptions, uncovered fields, anything that would be an error) to strawberry."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gridweave.compiled.compiler import CompiledQuery, compile_query
+from gridweave.compiled.selection import Fallback, pick_operation
+from gridweave.compiled.variables import coerce_variables
+from gridweave.security import bearer_token, user_id_from_token
+from gridweave.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    operation: OperationDefinitionNode
+    query: CompiledQuery
+
+
+class CompiledReads:
+    """Parses, validates (with the same limit rules as strawberry) and compiles each distinct
+    document once; an LRU keeps the results, including 'not compilable'."""
+
+    def __init__(
+        self, schema: GraphQLSchema, rules: Sequence[type[ASTValidationRule]], *, size: int = 512
+    ) -> None:
+        self.schema = schema
+        self.rules = list(rules)
+        self.size = size
+        self._cache: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
+
+    def prepare(self, query: str, operation_name: str | None) -> Prepared | None:
+        key = (query, operation_name)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        prepared = self._prepare(query, operation_name)
+        self._cache[key] = prepared
+        if len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return prepared
+
+    def _prepare(self, query: str, operation_name: str | None) -> Prepared | None:
+        try:
+            doc = parse(query, max_tokens=5_000)
+            if validate(self.schema, doc, self.rules):
+                return None
+            return Prepared(pick_operation(doc, operation_name), compile_query(doc, operation_name))
+        except (GraphQLError, Fallback, RecursionError) as e:
+            log.debug("not compiled: %s", e)
+            return None
+
+
+class CompiledFirst:
+    """ASGI wrapper around the strawberry app for POST requests."""
+
+    def __init__(
+        self, graphql: ASGIApp, reads: CompiledReads, settings: Settings,
+        engine: Callable[[], AsyncEngine],
+    ) -> None:
+        self.graphql = graphql
+        self.reads = reads
+        self.settings = settings
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.graphql(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        answer = await self._answer(scope, body)
+        if answer is None:
+            await self.graphql(scope, _replay(body), send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+        headers = dict(scope["headers"])
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        user_id = user_id_from_token(self.settings, token) if token else None
+        if user_id is None:
+            return None
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+            return None
+        variables = request.get("variables") or {}
+        op_name = request.get("operationName")
+        if not isinstance(variables, dict) or not (op_name is None or isinstance(op_name, str)):
+            return None
+        prepared = self.reads.prepare(request["query"], op_name)
+        if prepared is None:
+            return None
+        try:
+            params = prepared.query.params(user_id, coerce_variables(prepared.operation, variables))
+        except Fallback:
+            return None
+        return await self._fetch(prepared.query.sql, params)
+
+    async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
+        async with self.engine().connect() as conn:
+            raw = await conn.get_raw_connection()
+            result = await raw.driver_connection.fetchval(sql, *params)  # type: ignore[union-attr]
+        return result.encode() if result is not None else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

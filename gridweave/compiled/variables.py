@@ -1,0 +1,48 @@
+"""Just enough variable coercion for the compiled path: defaults, required values, scalar types.
+Anything unusual falls back to strawberry, which coerces (and reports errors) fully."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, TypeNode, value_from_ast_untyped
+
+from gridweave.compiled.selection import Fallback
+
+_CHECKS = {
+    "Int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
+    "String": lambda v: isinstance(v, str),
+    "ID": lambda v: isinstance(v, str | int) and not isinstance(v, bool),
+    "Boolean": lambda v: isinstance(v, bool),
+    "AreaLevel": lambda v: isinstance(v, str),
+    "OrganizationKind": lambda v: isinstance(v, str),
+}
+
+
+def _named(t: TypeNode) -> tuple[str, bool]:
+    if isinstance(t, NonNullTypeNode):
+        return _named(t.type)[0], True
+    if isinstance(t, NamedTypeNode):
+        return t.name.value, False
+    raise Fallback("list variables")
+
+
+def coerce_variables(operation: OperationDefinitionNode, provided: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        type_name, required = _named(definition.type)
+        if name in provided:
+            value = provided[name]
+        elif definition.default_value is not None:
+            value = value_from_ast_untyped(definition.default_value)
+        else:
+            value = None
+        if value is None:
+            if required:
+                raise Fallback("missing required variable")
+        elif type_name not in _CHECKS or not _CHECKS[type_name](value):
+            raise Fallback("variable type")
+        values[name] = str(value) if type_name == "ID" and value is not None else value
+    return values

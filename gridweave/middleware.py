@@ -1,0 +1,148 @@
+"""Pure ASGI middleware guarding the HTTP endpoint (no ``BaseHTTPMiddleware``).
+
+Wiring (in ``gridweave/app.py``), as Starlette user middleware so that they sit inside
+Starlette's ``ServerErrorMiddleware``::
+
+    Starlette(
+        routes=[...],
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(RequireJson, path="/graphql"),
+        ],
+    )
+
+Refusals carry a GraphQL-shaped JSON body: ``{"errors": [{"message": "..."}]}``.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BodySizeLimit", "RequireJson", "error_response"]
+
+
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A refusal in the shape GraphQL clients already parse."""
+    return JSONResponse({"errors": [{"message": message}]}, status_code, headers=headers)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from the wrapped ``receive`` once the body passed the limit (response sent)."""
+
+
+class BodySizeLimit:
+    """Refuses HTTP requests whose body is larger than ``max_bytes`` with 413.
+
+    Checked twice: against ``Content-Length`` before the application runs, and by counting the
+    bytes of the ``http.request`` messages as the application reads them (chunked uploads, or a
+    ``Content-Length`` that lies). In the streamed case the 413 is sent from inside ``receive``
+    and everything the application sends afterwards is dropped, so the refusal holds even if the
+    application catches the exception raised into it. Only when the application had already
+    started its response before reading past the limit (not the case for strawberry, which reads
+    the whole body first) the exception propagates and the server closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> JSONResponse:
+        return error_response(
+            413,
+            f"Request body larger than {self.max_bytes} bytes",
+            headers={"connection": "close"},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        lengths = Headers(scope=scope).getlist("content-length")
+        if lengths:
+            try:
+                declared = {int(value.strip()) for value in lengths}
+            except ValueError:
+                declared = set()
+            if len(declared) != 1 or min(declared) < 0:
+                response = error_response(400, "Invalid Content-Length header")
+                await response(scope, receive, send)
+                return
+            if declared.pop() > self.max_bytes:
+                await self._too_large()(scope, receive, send)
+                return
+
+        received = 0
+        started = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                raise _BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    if started:
+                        raise _BodyTooLarge
+                    refused = True
+                    await self._too_large()(scope, receive, send)
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 has gone out; drop whatever the application answers
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not refused:
+                raise
+
+
+class RequireJson:
+    """Refuses a POST to the GraphQL path with 415 unless ``Content-Type`` is application/json.
+
+    This is the CSRF defence: an HTML form or any other "simple" cross-site request can only
+    send ``application/x-www-form-urlencoded``, ``multipart/form-data`` or ``text/plain``;
+    ``application/json`` forces a CORS preflight, which fails because we send no CORS headers.
+    GET (the GraphiQL page; queries via GET are off in strawberry), other paths and WebSockets
+    pass unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path.rstrip("/") or "/"
+
+    def _applies(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        path: str = scope["path"]
+        return (path.rstrip("/") or "/") == self.path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._applies(scope):
+            content_type = Headers(scope=scope).get("content-type", "")
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type != "application/json":
+                response = error_response(
+                    415,
+                    "Content-Type must be application/json",
+                    headers={"accept-post": "application/json"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -113,7 +113,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     http: ASGIApp = graphql
     if settings.compiled_reads:
         reads = CompiledReads(schema._schema, validation_rules(settings))
-        http = CompiledFirst(graphql, reads, settings, lambda: app.state.engine)
+        http = app.state.compiled_reads = CompiledFirst(
+            graphql, reads, settings, lambda: app.state.engine
+        )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     return app

@@ -36,9 +36,13 @@ MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 class CompiledQuery:
     sql: str
     binders: tuple[Binder, ...]
+    used: tuple[int, ...]
 
     def params(self, user_id: int, variables: bind.Variables) -> list[Any]:
-        return [user_id, *(b(variables) for b in self.binders)]
+        """Every binder runs (each argument is checked as strawberry would), but only the values
+        the statement mentions are passed."""
+        values = [b(variables) for b in self.binders]
+        return [user_id, *(values[i] for i in self.used)]
 
 
 def gid(type_name: str, pk_sql: str) -> str:
@@ -376,4 +380,4 @@ def _drop_unused(sql: str, binders: list[Binder]) -> CompiledQuery:
     used = sorted({int(n) for n in _PLACEHOLDER.findall(sql)} - {1})
     renumber = {old: new for new, old in enumerate(used, start=2)}
     sql = _PLACEHOLDER.sub(lambda m: f"${renumber.get(int(m.group(1)), 1)}::", sql)
-    return CompiledQuery(sql=sql, binders=tuple(binders[old - 2] for old in used))
+    return CompiledQuery(sql=sql, binders=tuple(binders), used=tuple(old - 2 for old in used))

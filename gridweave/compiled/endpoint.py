@@ -74,6 +74,8 @@ class CompiledFirst:
         self.reads = reads
         self.settings = settings
         self.engine = engine
+        self.answered = 0
+        self.passed_on = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -82,8 +84,10 @@ class CompiledFirst:
         body = await _read_body(receive)
         answer = await self._answer(scope, body)
         if answer is None:
+            self.passed_on += 1
             await self.graphql(scope, _replay(body), send)
             return
+        self.answered += 1
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode()),
         ]})

@@ -12,6 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gridweave.demo.generator import Scale
+from gridweave.errors import DomainError
 from gridweave.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -47,12 +49,22 @@ def _with_session(url: str, settings: Settings, fn: Callable[[Any], Awaitable[T]
     return asyncio.run(run())
 
 
-def _load_demo(url: str, settings: Settings, scale: str) -> None:
+def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
     from gridweave.demo import load_demo
+    from gridweave.demo.users import DEMO_PASSWORD, load_demo_users
+
+    async def load(session: Any) -> tuple[Any, list[str]]:
+        summary = await load_demo(session, scale=scale)
+        return summary, await load_demo_users(session, summary)
 
     started = time.perf_counter()
-    summary = _with_session(url, settings, lambda s: load_demo(s, scale=scale))  # type: ignore[arg-type]
-    typer.echo(f"demo region ({scale}) ready in {time.perf_counter() - started:.1f}s: {summary}")
+    summary, emails = _with_session(url, settings, load)
+    typer.echo(
+        f"demo region ({scale}) ready in {time.perf_counter() - started:.1f}s: "
+        f"{summary.areas:,} areas, {summary.organizations:,} organizations, "
+        f"{summary.links:,} links"
+    )
+    typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): {', '.join(emails)}")
 
 
 @app.command()
@@ -96,11 +108,11 @@ def migrate() -> None:
 
 @app.command()
 def demo(
-    scale: Annotated[str, typer.Option(help="region (seed-sized) or city (prefecture-level).")] = "region",
+    scale: Annotated[
+        Scale, typer.Option(help="region (seed-sized) or city (prefecture-level).")
+    ] = "region",
 ) -> None:
-    """Load the demo region (idempotent)."""
-    if scale not in ("region", "city"):
-        raise typer.BadParameter("scale is region or city", param_hint="--scale")
+    """Load the demo region and its demo accounts (idempotent)."""
     settings = get_settings()
     url = _url(settings)
     _migrate(url)
@@ -129,13 +141,17 @@ def create_user(
     settings = get_settings()
     url = _url(settings)
     _migrate(url)
-    user_id = _with_session(
-        url, settings,
-        lambda s: bootstrap_user(
-            s, email=email, password=password, role=role,
-            display_name=display_name or email.split("@")[0], area_code=area_code,
-        ),
-    )
+    try:
+        user_id = _with_session(
+            url, settings,
+            lambda s: bootstrap_user(
+                s, email=email, password=password, role=role,
+                display_name=display_name or email.split("@")[0], area_code=area_code,
+            ),
+        )
+    except DomainError as e:
+        typer.echo(f"refused: {e.message}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"created user {user_id} ({email}, {role})")
 
 

@@ -27,7 +27,6 @@ KEEP = ("service_categories", "alembic_version")
 def _settings() -> Settings:
     return Settings(
         data_dir=Path(os.environ.get("GRIDWEAVE_DATA_DIR", ROOT / ".gridweave")),
-        database_name="gridweave_test",
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
     )
 
@@ -55,12 +54,26 @@ def settings() -> Settings:
     return _settings()
 
 
+async def drop_database(url: str) -> None:
+    target = make_url(url)
+    conn = await asyncpg.connect(asyncpg_dsn(
+        target.set(database="postgres").render_as_string(hide_password=False)
+    ))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-async def database_url(settings: Settings) -> str:
-    url = test_database_url(settings, "gridweave_test")
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """A database of this run's own (several runs may share one server), dropped at the end."""
+    name = os.environ.get("GRIDWEAVE_TEST_DATABASE", f"gridweave_test_{os.getpid()}")
+    url = test_database_url(settings, name)
     await recreate_database(url)
     await anyio.to_thread.run_sync(upgrade, url)
-    return url
+    yield url
+    await drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The embedded PostgreSQL and the development secret live here (the CLI's own default, used
+# outside this Makefile, is the user's data folder, e.g. ~/.local/share/gridweave).
+export GRIDWEAVE_DATA_DIR ?= $(CURDIR)/.gridweave
 
 .PHONY: run test lint bench schema clean
 

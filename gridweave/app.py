@@ -43,8 +43,9 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         self.app_state = app_state
         self.settings = settings
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: WebSocket messages must go out as text frames.
+        return orjson.dumps(data).decode()
 
     async def _actor(self, token: str | None) -> Actor | None:
         user_id = user_id_from_token(self.settings, token) if token else None

@@ -44,7 +44,10 @@ def user_id_from_token(settings: Settings, token: str) -> int | None:
     """The user id of a valid, unexpired token; None for anything else."""
     try:
         claims = jwt.decode(
-            token, settings.signing_key(), algorithms=["HS256"], issuer=_ISSUER,
+            token,
+            settings.signing_key(),
+            algorithms=["HS256"],
+            issuer=_ISSUER,
             options={"require": ["sub", "exp", "iat"]},
         )
         return int(claims["sub"])

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDWEAVE_DATABASE_URL")
     )
-    data_dir: Path = Path(".gridweave")
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("gridweave")))
     database_name: str = "gridweave"
     secret_key: str | None = None
     token_ttl_seconds: int = 8 * 3600

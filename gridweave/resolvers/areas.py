@@ -5,7 +5,9 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gridweave.errors import ValidationFailed
 from gridweave.models import AreaLevel as PyAreaLevel
+from gridweave.resolvers.common import mutate
 from gridweave.schema.areas import Area, AreaConnection
 from gridweave.schema.common import AreaLevel, GqlInfo, page_size
 from gridweave.schema.ids import decode_cursor, decode_id, decode_optional
@@ -18,7 +20,6 @@ from gridweave.schema.inputs import (
     UpdateAreaInput,
     VulnerableGroupCountInput,
 )
-from gridweave.resolvers.common import mutate
 from gridweave.services import areas as svc
 from gridweave.services import listing
 
@@ -28,7 +29,16 @@ INPUT = "input"
 def _counts(
     households: int | None, population: int | None, groups: list[VulnerableGroupCountInput] | None
 ) -> svc.AreaCounts:
-    vulnerable = {g.group.value: g.count for g in groups} if groups is not None else None
+    vulnerable: dict[str, int] | None = None
+    if groups is not None:
+        vulnerable = {}
+        for i, g in enumerate(groups):
+            if g.group.value in vulnerable:
+                raise ValidationFailed(
+                    "Each group may be given once.",
+                    field=[INPUT, "vulnerableGroups", str(i), "group"],
+                )
+            vulnerable[g.group.value] = g.count
     return svc.AreaCounts(households=households, population=population, vulnerable=vulnerable)
 
 

@@ -6,7 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from asyncpg.exceptions import ForeignKeyViolationError, UniqueViolationError
+from asyncpg.exceptions import (
+    ForeignKeyViolationError,
+    RestrictViolationError,
+    UniqueViolationError,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +33,7 @@ def _integrity_error(exc: IntegrityError) -> DomainError:
     cause: Any = getattr(exc.orig, "__cause__", None)
     if isinstance(cause, UniqueViolationError):
         return Conflict("Someone else just made the same change: reload and try again.")
-    if isinstance(cause, ForeignKeyViolationError):
+    if isinstance(cause, ForeignKeyViolationError | RestrictViolationError):
         return DomainError(
             "Something this refers to was just removed, or is still in use: reload and try again.",
             code=ErrorCode.INVALID_STATE,

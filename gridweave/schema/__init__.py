@@ -38,12 +38,12 @@ class Query:
     )
     audit_log: AuditEntryConnection = strawberry.field(
         resolver=audit_resolvers.audit_log,
-        permission_classes=[ReadsLedger],
+        permission_classes=[SignedIn, ReadsLedger],
         description="The ledger, newest entry first; `entityId` narrows it to one entity.",
     )
     audit_chain_valid: bool = strawberry.field(
         resolver=audit_resolvers.audit_chain_valid,
-        permission_classes=[ReadsLedger],
+        permission_classes=[SignedIn, ReadsLedger],
         description="True when every audit entry's hash matches its content and its predecessor.",
     )
     service_categories: list[ServiceCategory] = strawberry.field(

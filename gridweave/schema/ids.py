@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from gridweave.errors import ValidationFailed
 
 
+MAX_PK = 2**63 - 1  # bigint
+
+
 def encode_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
@@ -16,9 +19,10 @@ def encode_id(type_name: str, pk: int) -> str:
 def decode_any(value: str) -> tuple[str, int] | None:
     try:
         type_name, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
-        return type_name, int(pk)
+        number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    return (type_name, number) if 0 < number <= MAX_PK else None
 
 
 def decode_id(value: str, type_name: str, *, field: Sequence[str]) -> int:
@@ -42,7 +46,7 @@ def decode_cursor(value: str | None) -> int:
         return 0
     try:
         prefix, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
-        if prefix == "cursor":
+        if prefix == "cursor" and 0 <= int(pk) <= MAX_PK:
             return int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Forbidden, Unauthenticated
-from gridweave.models import Area, Role, RoleGrant
+from gridweave.models import Area, Role, RoleGrant, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,19 @@ async def load_grants(
     return {k: tuple(v) for k, v in result.items()}
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor:
-    grants = await load_grants(session, [user_id])
-    return Actor(user_id=user_id, grants=grants.get(user_id, ()))
+async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+    """The actor behind a token's user id (one query); None when that user no longer exists."""
+    rows = (
+        await session.execute(
+            select(RoleGrant.role, RoleGrant.area_id, Area.path, RoleGrant.organization_id)
+            .select_from(User)
+            .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+            .outerjoin(Area, Area.id == RoleGrant.area_id)
+            .where(User.id == user_id)
+            .order_by(RoleGrant.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    grants = tuple(Grant(Role(r), a, p, o) for r, a, p, o in rows if r is not None)
+    return Actor(user_id=user_id, grants=grants)

@@ -9,7 +9,14 @@ from sqlalchemy import delete, exists, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
-from gridweave.models import Area, AreaLevel, AreaNeighbor, Organization
+from gridweave.models import (
+    Area,
+    AreaLevel,
+    AreaNeighbor,
+    Organization,
+    OrganizationServiceArea,
+    RoleGrant,
+)
 from gridweave.models.areas import LEVEL_ORDER, VULNERABLE_COLUMNS
 from gridweave.services import audit
 from gridweave.services.access import Actor, require_actor, require_coordinator
@@ -161,6 +168,18 @@ async def delete_area(session: AsyncSession, *, actor: Actor | None, area_id: in
     if await session.scalar(select(exists().where(Organization.area_id == area_id))):
         raise ValidationFailed(
             "Organizations are still based in this area: move them first.",
+            field=[INPUT, "id"],
+            code=ErrorCode.INVALID_STATE,
+        )
+    if await session.scalar(select(exists().where(OrganizationServiceArea.area_id == area_id))):
+        raise ValidationFailed(
+            "Organizations still serve this area: change their service areas first.",
+            field=[INPUT, "id"],
+            code=ErrorCode.INVALID_STATE,
+        )
+    if await session.scalar(select(exists().where(RoleGrant.area_id == area_id))):
+        raise ValidationFailed(
+            "Users still hold roles limited to this area: change their roles first.",
             field=[INPUT, "id"],
             code=ErrorCode.INVALID_STATE,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,8 +42,16 @@ def chain_hash(previous_hash: str | None, body: bytes) -> str:
     return hashlib.sha256((previous_hash or "").encode() + body).hexdigest()
 
 
-def _scrub(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("[redacted]" if k in _SECRET_KEYS else v) for k, v in summary.items()}
+def _scrub(value: Any) -> Any:
+    """Redact secret-looking keys at any depth: a summary must never carry a password or token."""
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if str(k).lower() in _SECRET_KEYS else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
 
 
 async def append(
@@ -123,5 +132,25 @@ async def verify_chain(session: AsyncSession, *, batch: int = 5_000) -> ChainChe
             session.expunge(e)
 
 
-async def count_entries(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+async def count_entries(session: AsyncSession, *, entity_id: str | None = None) -> int:
+    q = select(func.count()).select_from(AuditEntry)
+    if entity_id is not None:
+        q = q.where(AuditEntry.entity_id == entity_id)
+    return int(await session.scalar(q) or 0)
+
+
+async def list_entries(
+    session: AsyncSession, *, entity_id: str | None = None, before_id: int | None, limit: int
+) -> Sequence[AuditEntry]:
+    """Newest first, keyset-paged: entries with an id below ``before_id`` (None: from the newest).
+    With ``entity_id`` the index on (entity_id, id) serves the page."""
+    q = select(AuditEntry)
+    if entity_id is not None:
+        q = q.where(AuditEntry.entity_id == entity_id)
+    if before_id is not None:
+        q = q.where(AuditEntry.id < before_id)
+    return (await session.scalars(q.order_by(AuditEntry.id.desc()).limit(limit))).all()
+
+
+async def get_entry(session: AsyncSession, entry_id: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, entry_id)

@@ -19,12 +19,17 @@ _ORGS = text(
     "SELECT o.id, o.name, o.kind, o.area_id, o.parent_id,"
     " coalesce(array_agg(DISTINCT s.area_id) FILTER (WHERE s.area_id IS NOT NULL), '{}') AS served"
     " FROM organizations o LEFT JOIN organization_service_areas s ON s.organization_id = o.id"
-    " WHERE o.area_path LIKE :prefix GROUP BY o.id ORDER BY o.id"
+    " WHERE o.area_path LIKE :prefix"
+    " AND length(o.area_path) - length(replace(o.area_path, '/', '')) <= :max_slashes"
+    " GROUP BY o.id ORDER BY o.id"
 )
 _LINKS = text(
     "SELECT l.kind, l.source_id, l.target_id FROM organization_links l"
     " JOIN organizations s ON s.id = l.source_id JOIN organizations t ON t.id = l.target_id"
-    " WHERE s.area_path LIKE :prefix AND t.area_path LIKE :prefix ORDER BY l.id"
+    " WHERE s.area_path LIKE :prefix AND t.area_path LIKE :prefix"
+    " AND length(s.area_path) - length(replace(s.area_path, '/', '')) <= :max_slashes"
+    " AND length(t.area_path) - length(replace(t.area_path, '/', '')) <= :max_slashes"
+    " ORDER BY l.id"
 )
 
 

@@ -88,17 +88,10 @@ async def _resolve_service_areas(
     session: AsyncSession, specs: Sequence[ServiceAreaSpec]
 ) -> list[tuple[int, int]]:
     codes = {c for s in specs for c in s.category_codes}
-    by_code = dict(
-        (
-            await session.execute(
-                select(ServiceCategory.code, ServiceCategory.id).where(
-                    ServiceCategory.code.in_(codes)
-                )
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(ServiceCategory.code, ServiceCategory.id).where(ServiceCategory.code.in_(codes))
     )
+    by_code: dict[str, int] = dict(rows.all())
     area_ids = {s.area_id for s in specs}
     known = set((await session.scalars(select(Area.id).where(Area.id.in_(area_ids)))).all())
     pairs: list[tuple[int, int]] = []

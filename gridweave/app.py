@@ -18,17 +18,17 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET, UnsetType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
+from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import make_engine, make_sessionmaker, prepare_database
-from gridweave.resolvers.loaders import Loaders
-from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.middleware import BodySizeLimit, RequireJson
+from gridweave.resolvers.loaders import Loaders
 from gridweave.schema import GridweaveSchema, build_schema, validation_rules
-from gridweave.services.access import Actor, load_actor
 from gridweave.security import bearer_token, user_id_from_token
+from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
 
 
@@ -52,13 +52,14 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         if user_id is None:
             return None
         async with self.app_state.sessionmaker() as session:
-            actor = await load_actor(session, user_id)
-        return actor
+            return await load_actor(session, user_id)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.
-        token = None if isinstance(request, WebSocket) else bearer_token(
-            request.headers.get("authorization")
+        token = (
+            None
+            if isinstance(request, WebSocket)
+            else bearer_token(request.headers.get("authorization"))
         )
         sm = self.app_state.sessionmaker
         return Context(
@@ -70,7 +71,6 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             response=response,
         )
 
-
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """The same bearer token as over HTTP, sent as ``{"Authorization": "Bearer ..."}``."""
         params = context.connection_params or {}
@@ -79,7 +79,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         context.actor = await self._actor(token)
         if context.actor is None:
             raise ConnectionRejectionError({"reason": "A valid bearer token is required."})
-        return UNSET
+        return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
 async def health(request: Request) -> Response:

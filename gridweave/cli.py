@@ -89,13 +89,25 @@ def serve(
     if workers > 1:
         if not settings.database_url:
             raise typer.BadParameter("several workers need DATABASE_URL", param_hint="--workers")
-        uvicorn.run("gridweave.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, access_log=False)
+        uvicorn.run(
+            "gridweave.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
         return
     from gridweave.app import create_app
 
-    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_config=None,
-                access_log=False)
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -131,9 +143,13 @@ def export_schema() -> None:
 def create_user(
     email: Annotated[str, typer.Option()],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
-    role: Annotated[str, typer.Option(help="ADMIN, COORDINATOR, ORGANIZATION_MEMBER, EVALUATOR or AUDITOR")] = "ADMIN",
+    role: Annotated[
+        str, typer.Option(help="ADMIN, COORDINATOR, ORGANIZATION_MEMBER, EVALUATOR or AUDITOR")
+    ] = "ADMIN",
     display_name: Annotated[str | None, typer.Option()] = None,
-    area_code: Annotated[str | None, typer.Option(help="Limit the role to this area (code).")] = None,
+    area_code: Annotated[
+        str | None, typer.Option(help="Limit the role to this area (code).")
+    ] = None,
 ) -> None:
     """Create a user (the first administrator, typically)."""
     from gridweave.services.users import bootstrap_user
@@ -143,10 +159,15 @@ def create_user(
     _migrate(url)
     try:
         user_id = _with_session(
-            url, settings,
+            url,
+            settings,
             lambda s: bootstrap_user(
-                s, email=email, password=password, role=role,
-                display_name=display_name or email.split("@")[0], area_code=area_code,
+                s,
+                email=email,
+                password=password,
+                role=role,
+                display_name=display_name or email.split("@")[0],
+                area_code=area_code,
             ),
         )
     except DomainError as e:
@@ -163,8 +184,16 @@ def audit_verify() -> None:
     settings = get_settings()
     url = _url(settings)
     result = _with_session(url, settings, verify_chain)
-    typer.echo(json.dumps({"valid": result.valid, "checked": result.checked,
-                           "first_broken_id": result.first_broken_id, "reason": result.reason}))
+    typer.echo(
+        json.dumps(
+            {
+                "valid": result.valid,
+                "checked": result.checked,
+                "first_broken_id": result.first_broken_id,
+                "reason": result.reason,
+            }
+        )
+    )
     if not result.valid:
         raise typer.Exit(code=1)
 

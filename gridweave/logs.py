@@ -35,7 +35,9 @@ def configure_logging(settings: Settings) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json_logs else structlog.processors.ExceptionPrettyPrinter(),
+            structlog.processors.format_exc_info
+            if json_logs
+            else structlog.processors.ExceptionPrettyPrinter(),
             renderer,
         ],
     )

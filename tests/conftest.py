@@ -34,9 +34,9 @@ def _settings() -> Settings:
 async def recreate_database(url: str) -> None:
     target = make_url(url)
     admin_db = "postgres" if target.database != "postgres" else "template1"
-    conn = await asyncpg.connect(asyncpg_dsn(
-        target.set(database=admin_db).render_as_string(hide_password=False)
-    ))
+    conn = await asyncpg.connect(
+        asyncpg_dsn(target.set(database=admin_db).render_as_string(hide_password=False))
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{target.database}"')
@@ -56,9 +56,9 @@ def settings() -> Settings:
 
 async def drop_database(url: str) -> None:
     target = make_url(url)
-    conn = await asyncpg.connect(asyncpg_dsn(
-        target.set(database="postgres").render_as_string(hide_password=False)
-    ))
+    conn = await asyncpg.connect(
+        asyncpg_dsn(target.set(database="postgres").render_as_string(hide_password=False))
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
     finally:
@@ -95,9 +95,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue("database_url")
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         names = [f'"{t["tablename"]}"' for t in tables if t["tablename"] not in KEEP]
         await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
@@ -113,9 +111,7 @@ async def session(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-async def client(
-    settings: Settings, database_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, database_url=database_url)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

@@ -18,23 +18,41 @@ _seq = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 _HASH = hash_password(PASSWORD)
 
-NEXT_LEVEL = {"CITY": "DISTRICT", "DISTRICT": "STREET", "STREET": "COMMUNITY",
-              "COMMUNITY": "GRID", "GRID": "COURTYARD", "COURTYARD": "BUILDING"}
+NEXT_LEVEL = {
+    "CITY": "DISTRICT",
+    "DISTRICT": "STREET",
+    "STREET": "COMMUNITY",
+    "COMMUNITY": "GRID",
+    "GRID": "COURTYARD",
+    "COURTYARD": "BUILDING",
+}
 
 
 async def make_area(
-    sm: Sessionmaker, *, level: str = "CITY", parent: Area | None = None, name: str | None = None,
-    households: int = 100, **extra: Any,
+    sm: Sessionmaker,
+    *,
+    level: str = "CITY",
+    parent: Area | None = None,
+    name: str | None = None,
+    households: int = 100,
+    **extra: Any,
 ) -> Area:
     async with unit_of_work(sm) as s:
         new_id = int(await s.scalar(text("SELECT nextval('areas_id_seq')")) or 0)
         area = Area(
-            id=new_id, name=name or f"区域{next(_seq)}", level=level,
+            id=new_id,
+            name=name or f"区域{next(_seq)}",
+            level=level,
             parent_id=parent.id if parent else None,
             path=f"{parent.path if parent else '/'}{new_id}/",
-            households=households, population=households * 3, elderly_living_alone=0,
-            left_behind_children=0, disabled_households=0, hardship_households=0,
-            mobile_population=0, **extra,
+            households=households,
+            population=households * 3,
+            elderly_living_alone=0,
+            left_behind_children=0,
+            disabled_households=0,
+            hardship_households=0,
+            mobile_population=0,
+            **extra,
         )
         s.add(area)
     return area
@@ -49,12 +67,20 @@ async def make_chain(sm: Sessionmaker, *levels: str) -> list[Area]:
 
 
 async def make_org(
-    sm: Sessionmaker, *, area: Area, kind: str = "SOCIAL_ORGANIZATION", name: str | None = None,
-    parent: Organization | None = None, serves: dict[int, list[str]] | None = None,
+    sm: Sessionmaker,
+    *,
+    area: Area,
+    kind: str = "SOCIAL_ORGANIZATION",
+    name: str | None = None,
+    parent: Organization | None = None,
+    serves: dict[int, list[str]] | None = None,
 ) -> Organization:
     async with unit_of_work(sm) as s:
         org = Organization(
-            name=name or f"组织{next(_seq)}", kind=kind, area_id=area.id, area_path=area.path,
+            name=name or f"组织{next(_seq)}",
+            kind=kind,
+            area_id=area.id,
+            area_path=area.path,
             parent_id=parent.id if parent else None,
         )
         s.add(org)
@@ -70,20 +96,30 @@ async def make_org(
 
 
 async def make_user(
-    sm: Sessionmaker, role: str = "ADMIN", *, area: Area | None = None,
-    organization: Organization | None = None, email: str | None = None,
+    sm: Sessionmaker,
+    role: str = "ADMIN",
+    *,
+    area: Area | None = None,
+    organization: Organization | None = None,
+    email: str | None = None,
 ) -> User:
     async with unit_of_work(sm) as s:
         user = User(
-            email=email or f"user{next(_seq)}@example.org", display_name="测试用户",
-            password_hash=_HASH, failed_logins=0,
+            email=email or f"user{next(_seq)}@example.org",
+            display_name="测试用户",
+            password_hash=_HASH,
+            failed_logins=0,
         )
         s.add(user)
         await s.flush()
-        s.add(RoleGrant(
-            user_id=user.id, role=Role(role).value, area_id=area.id if area else None,
-            organization_id=organization.id if organization else None,
-        ))
+        s.add(
+            RoleGrant(
+                user_id=user.id,
+                role=Role(role).value,
+                area_id=area.id if area else None,
+                organization_id=organization.id if organization else None,
+            )
+        )
     return user
 
 

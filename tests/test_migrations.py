@@ -55,7 +55,8 @@ async def test_upgrade_downgrade_upgrade(fresh_url: str) -> None:
     categories = await fetch(fresh_url, "SELECT code FROM service_categories")
     assert "elderly_care" in {r["code"] for r in categories}
     triggers = await fetch(
-        fresh_url, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass")
+        fresh_url, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"
+    )
     assert "audit_log_append_only" in {r["tgname"] for r in triggers}
 
     # when migrated all the way down, then only alembic's own table is left, and no functions
@@ -69,7 +70,8 @@ async def test_upgrade_downgrade_upgrade(fresh_url: str) -> None:
     )
     assert functions == []
     sequences = await fetch(
-        fresh_url, "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+        fresh_url, "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+    )
     assert sequences == []
 
     # and up again works

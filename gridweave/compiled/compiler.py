@@ -15,10 +15,22 @@ from typing import Any
 from graphql import DocumentNode, FragmentDefinitionNode, SelectionSetNode
 
 from gridweave.compiled import binders as bind
-from gridweave.compiled.selection import Binder, Fallback, Selection, collect, fragments_of, pick_operation
+from gridweave.compiled.selection import (
+    Binder,
+    Fallback,
+    Selection,
+    collect,
+    fragments_of,
+    pick_operation,
+)
 
-AREA_SCALARS = {"name": "name", "code": "code", "level": "level", "households": "households",
-                "population": "population"}
+AREA_SCALARS = {
+    "name": "name",
+    "code": "code",
+    "level": "level",
+    "households": "households",
+    "population": "population",
+}
 ORG_SCALARS = {"name": "name", "kind": "kind", "creditCode": "credit_code"}
 CATEGORY_SCALARS = {"code": "code", "name": "name"}
 VULNERABLE = [
@@ -112,8 +124,11 @@ class Compiler:
         for group, column in VULNERABLE:
             pairs = []
             for f in self.fields(s, "VulnerableGroupCount"):
-                value = {"group": f"'{group}'", "count": f"{a}.{column}",
-                         "__typename": "'VulnerableGroupCount'"}.get(f.name)
+                value = {
+                    "group": f"'{group}'",
+                    "count": f"{a}.{column}",
+                    "__typename": "'VulnerableGroupCount'",
+                }.get(f.name)
                 if value is None:
                     raise Fallback(f"VulnerableGroupCount.{f.name}")
                 pairs.append((f.key, value))
@@ -136,13 +151,20 @@ class Compiler:
     def area_organizations(self, s: Selection, a: str) -> str:
         kind = self.param(bind.enum(s.arguments.get("kind"), bind.ORG_KINDS), "text")
         return self.connection(
-            s, "organizations", "Organization",
-            lambda t: f"{t}.area_path LIKE {a}.path || '%' AND ({kind} IS NULL OR {t}.kind = {kind})",
+            s,
+            "organizations",
+            "Organization",
+            lambda t: (
+                f"{t}.area_path LIKE {a}.path || '%' AND ({kind} IS NULL OR {t}.kind = {kind})"
+            ),
             self.organization,
         )
 
     def organization(self, sets: list[SelectionSetNode], o: str) -> str:
-        pairs = [(s.key, self.org_field(s, o)) for s in collect(sets, {"Organization", "Node"}, self.fragments)]
+        pairs = [
+            (s.key, self.org_field(s, o))
+            for s in collect(sets, {"Organization", "Node"}, self.fragments)
+        ]
         return json_object(pairs)
 
     def org_field(self, s: Selection, o: str) -> str:
@@ -163,7 +185,9 @@ class Compiler:
 
     def org_by_id(self, sets: list[SelectionSetNode], pk_sql: str) -> str:
         x = self.alias("o")
-        return f"(SELECT {self.organization(sets, x)} FROM organizations {x} WHERE {x}.id = {pk_sql})"
+        return (
+            f"(SELECT {self.organization(sets, x)} FROM organizations {x} WHERE {x}.id = {pk_sql})"
+        )
 
     def org_children(self, s: Selection, o: str) -> str:
         x = self.alias("o")
@@ -194,10 +218,16 @@ class Compiler:
                 pairs.append((f.key, self.area_by_id(f.selection_sets, f"{g}.area_id")))
             elif f.name == "categories":
                 c = self.alias("c")
-                pairs.append((f.key, json_list(
-                    self.category(f.selection_sets, c),
-                    f"FROM service_categories {c} WHERE {c}.id = ANY({g}.cats)", f"{c}.id",
-                )))
+                pairs.append(
+                    (
+                        f.key,
+                        json_list(
+                            self.category(f.selection_sets, c),
+                            f"FROM service_categories {c} WHERE {c}.id = ANY({g}.cats)",
+                            f"{c}.id",
+                        ),
+                    )
+                )
             elif f.name == "__typename":
                 pairs.append((f.key, "'ServiceArea'"))
             else:
@@ -205,33 +235,36 @@ class Compiler:
         return json_list(
             json_object(pairs),
             f"FROM (SELECT area_id, array_agg(category_id ORDER BY category_id) AS cats"
-            f" FROM organization_service_areas WHERE organization_id = {o}.id GROUP BY area_id) {g}",
+            f" FROM organization_service_areas WHERE organization_id = {o}.id"
+            f" GROUP BY area_id) {g}",
             f"{g}.area_id",
         )
 
     def links(self, s: Selection, o: str) -> str:
         ln = self.alias("l")
         pairs: list[tuple[str, str]] = []
+        plain = {"kind": f"{ln}.kind", "since": f"{ln}.since", "__typename": "'OrganizationLink'"}
         for f in self.fields(s, "OrganizationLink"):
-            value = {
-                "kind": lambda: f"{ln}.kind",
-                "since": lambda: f"{ln}.since",
-                "__typename": lambda: "'OrganizationLink'",
-                "source": lambda: self.org_by_id(f.selection_sets, f"{ln}.source_id"),
-                "target": lambda: self.org_by_id(f.selection_sets, f"{ln}.target_id"),
-            }.get(f.name)
-            if value is None:
+            if f.name in plain:
+                pairs.append((f.key, plain[f.name]))
+            elif f.name in ("source", "target"):
+                pairs.append((f.key, self.org_by_id(f.selection_sets, f"{ln}.{f.name}_id")))
+            else:
                 raise Fallback(f"OrganizationLink.{f.name}")
-            pairs.append((f.key, value()))
         return json_list(
             json_object(pairs),
-            f"FROM organization_links {ln} WHERE {ln}.source_id = {o}.id OR {ln}.target_id = {o}.id",
+            f"FROM organization_links {ln}"
+            f" WHERE {ln}.source_id = {o}.id OR {ln}.target_id = {o}.id",
             f"{ln}.id",
         )
 
     # ------------------------------------------------------------------ connections
     def connection(
-        self, s: Selection, table: str, node_type: str, where: Callable[[str], str],
+        self,
+        s: Selection,
+        table: str,
+        node_type: str,
+        where: Callable[[str], str],
         node_obj: Callable[[list[SelectionSetNode], str], str],
     ) -> str:
         first = self.param(bind.first(s.arguments.get("first")), "int")
@@ -239,7 +272,9 @@ class Compiler:
         pairs: list[tuple[str, str]] = []
         for f in self.fields(s, f"{node_type}Connection"):
             if f.name == "edges":
-                pairs.append((f.key, self.edges(f, table, node_type, where, node_obj, first, after)))
+                pairs.append(
+                    (f.key, self.edges(f, table, node_type, where, node_obj, first, after))
+                )
             elif f.name == "pageInfo":
                 pairs.append((f.key, self.page_info(f, table, where, first, after)))
             elif f.name == "totalCount":
@@ -252,8 +287,14 @@ class Compiler:
         return json_object(pairs)
 
     def edges(
-        self, s: Selection, table: str, node_type: str, where: Callable[[str], str],
-        node_obj: Callable[[list[SelectionSetNode], str], str], first: str, after: str,
+        self,
+        s: Selection,
+        table: str,
+        node_type: str,
+        where: Callable[[str], str],
+        node_obj: Callable[[list[SelectionSetNode], str], str],
+        first: str,
+        after: str,
     ) -> str:
         t = self.alias("t")
         pairs: list[tuple[str, str]] = []
@@ -345,7 +386,9 @@ class Compiler:
 
     def root_categories(self, s: Selection) -> str:
         c = self.alias("c")
-        return json_list(self.category(s.selection_sets, c), f"FROM service_categories {c}", f"{c}.id")
+        return json_list(
+            self.category(s.selection_sets, c), f"FROM service_categories {c}", f"{c}.id"
+        )
 
     def root_node(self, s: Selection) -> str:
         node_id = s.arguments.get("id")

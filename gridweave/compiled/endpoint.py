@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+    validate,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,7 +74,10 @@ class CompiledFirst:
     """ASGI wrapper around the strawberry app for POST requests."""
 
     def __init__(
-        self, graphql: ASGIApp, reads: CompiledReads, settings: Settings,
+        self,
+        graphql: ASGIApp,
+        reads: CompiledReads,
+        settings: Settings,
         engine: Callable[[], AsyncEngine],
     ) -> None:
         self.graphql = graphql
@@ -88,9 +98,16 @@ class CompiledFirst:
             await self.graphql(scope, _replay(body), send)
             return
         self.answered += 1
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode()),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": answer})
 
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:

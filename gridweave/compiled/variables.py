@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, TypeNode, value_from_ast_untyped
+from graphql import (
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    TypeNode,
+    value_from_ast_untyped,
+)
 
 from gridweave.compiled.selection import Fallback
 
@@ -28,7 +34,9 @@ def _named(t: TypeNode) -> tuple[str, bool]:
     raise Fallback("list variables")
 
 
-def coerce_variables(operation: OperationDefinitionNode, provided: Mapping[str, Any]) -> dict[str, Any]:
+def coerce_variables(
+    operation: OperationDefinitionNode, provided: Mapping[str, Any]
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for definition in operation.variable_definitions or ():
         name = definition.variable.name.value

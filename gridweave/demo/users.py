@@ -38,7 +38,8 @@ async def load_demo_users(session: AsyncSession, demo: DemoSummary) -> list[str]
         user = User(email=email, display_name=name, password_hash=password_hash, failed_logins=0)
         session.add(user)
         await session.flush()
-        session.add(RoleGrant(user_id=user.id, role=role.value, area_id=area_id,
-                              organization_id=org_id))
+        session.add(
+            RoleGrant(user_id=user.id, role=role.value, area_id=area_id, organization_id=org_id)
+        )
     await session.flush()
     return emails

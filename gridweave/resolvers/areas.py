@@ -44,7 +44,7 @@ def _counts(
 
 async def areas(
     info: GqlInfo,
-    level: AreaLevel | None = None,  # type: ignore[valid-type]
+    level: AreaLevel | None = None,
     parent_id: strawberry.ID | None = None,
     search: str | None = None,
     first: int | None = None,

@@ -44,7 +44,9 @@ class Loaders:
         self.service_areas = self._make(self._service_areas)
         self.organization_links = self._make(self._organization_links)
 
-    def _make(self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+    def _make(
+        self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
         async def batch(keys: list[K]) -> Sequence[V]:
             async with self._sm() as session:
                 return await fn(session, keys)
@@ -55,7 +57,9 @@ class Loaders:
     async def _fetch(session: AsyncSession, sql: str, **params: Any) -> Sequence[Row[Any]]:
         return (await session.execute(text(sql), params)).all()
 
-    async def _by_id(self, session: AsyncSession, table: str, cols: str, keys: list[int]) -> list[Row[Any] | None]:
+    async def _by_id(
+        self, session: AsyncSession, table: str, cols: str, keys: list[int]
+    ) -> list[Row[Any] | None]:
         rows = await self._fetch(
             session, f"SELECT {cols} FROM {table} WHERE id = ANY(:ids)", ids=keys
         )
@@ -76,7 +80,8 @@ class Loaders:
     ) -> list[list[Row[Any]]]:
         """Keys are (parent id, after id, limit): one LATERAL top-N query per distinct page."""
         return await _grouped_pages(
-            session, keys,
+            session,
+            keys,
             "SELECT p.k AS _key, c.* FROM unnest(CAST(:keys AS bigint[])) AS p(k)"
             f" CROSS JOIN LATERAL (SELECT {AREA_COLS} FROM areas WHERE parent_id = p.k"
             " AND id > :after ORDER BY id LIMIT :lim) c",
@@ -116,7 +121,10 @@ class Loaders:
                 f" CROSS JOIN LATERAL (SELECT {ORG_COLS} FROM organizations"
                 " WHERE area_path LIKE p.k || '%' AND (CAST(:kind AS text) IS NULL OR kind = :kind)"
                 " AND id > :after ORDER BY id LIMIT :lim) o",
-                keys=paths, kind=kind, after=after, lim=lim,
+                keys=paths,
+                kind=kind,
+                after=after,
+                lim=lim,
             )
             for path, group in zip(paths, _group(rows, paths), strict=True):
                 found[(path, kind, after, lim)] = group
@@ -136,7 +144,8 @@ class Loaders:
                 " WHERE area_path LIKE p.k || '%'"
                 " AND (CAST(:kind AS text) IS NULL OR kind = :kind)) AS n"
                 " FROM unnest(CAST(:keys AS text[])) AS p(k)",
-                keys=paths, kind=kind,
+                keys=paths,
+                kind=kind,
             )
             counts.update({(r._key, kind): r.n for r in rows})
         return [counts[k] for k in keys]
@@ -189,7 +198,9 @@ async def _grouped_pages(
         groups[(after, lim)].append(parent)
     found: dict[tuple[int, int, int], list[Row[Any]]] = {}
     for (after, lim), parents in groups.items():
-        rows = (await session.execute(text(sql), {"keys": parents, "after": after, "lim": lim})).all()
+        rows = (
+            await session.execute(text(sql), {"keys": parents, "after": after, "lim": lim})
+        ).all()
         for parent, group in zip(parents, _group(rows, parents), strict=True):
             found[(parent, after, lim)] = group
     return [found[k] for k in keys]

@@ -13,7 +13,10 @@ async def network(info: GqlInfo, area_id: strawberry.ID, depth: int | None = Non
     ctx = info.context
     async with ctx.sessionmaker() as session:
         g = await area_network(
-            session, actor=ctx.actor, area_id=decode_id(area_id, "Area", field=["areaId"]),
-            depth=depth, max_nodes=ctx.settings.max_network_nodes,
+            session,
+            actor=ctx.actor,
+            area_id=decode_id(area_id, "Area", field=["areaId"]),
+            depth=depth,
+            max_nodes=ctx.settings.max_network_nodes,
         )
     return await anyio.to_thread.run_sync(Network.from_graph, g)

@@ -45,7 +45,7 @@ def _service_areas(specs: list[ServiceAreaInput] | None) -> list[svc.ServiceArea
 
 async def organizations(
     info: GqlInfo,
-    kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+    kind: OrganizationKind | None = None,
     area_id: strawberry.ID | None = None,
     search: str | None = None,
     first: int | None = None,
@@ -75,9 +75,7 @@ async def service_categories(info: GqlInfo) -> list[ServiceCategory]:
     return [ServiceCategory.from_row(r) for r in rows]
 
 
-async def create_organization(
-    info: GqlInfo, input: CreateOrganizationInput
-) -> OrganizationPayload:
+async def create_organization(info: GqlInfo, input: CreateOrganizationInput) -> OrganizationPayload:
     async def work(session: AsyncSession) -> OrganizationPayload:
         org = await svc.create_organization(
             session,
@@ -94,9 +92,7 @@ async def create_organization(
     return await mutate(info, OrganizationPayload, work)
 
 
-async def update_organization(
-    info: GqlInfo, input: UpdateOrganizationInput
-) -> OrganizationPayload:
+async def update_organization(info: GqlInfo, input: UpdateOrganizationInput) -> OrganizationPayload:
     async def work(session: AsyncSession) -> OrganizationPayload:
         org = await svc.update_organization(
             session,

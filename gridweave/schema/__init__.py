@@ -16,19 +16,19 @@ from graphql import (
 from gridweave.resolvers import areas, network, nodes, organizations
 from gridweave.resolvers import audit as audit_resolvers
 from gridweave.resolvers import users as user_resolvers
-from gridweave.schema.audit import AuditEntryConnection
-from gridweave.schema.permissions import ReadsLedger
-from gridweave.schema.users import LoginPayload, User, UserPayload
 from gridweave.schema.areas import AreaConnection
+from gridweave.schema.audit import AuditEntryConnection
+from gridweave.schema.common import Node
 from gridweave.schema.inputs import AreaPayload, DeletePayload, LinkPayload, OrganizationPayload
+from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.schema.network import Network
 from gridweave.schema.organizations import OrganizationConnection, ServiceCategory
-from gridweave.schema.permissions import SignedIn
-from gridweave.schema.common import Node
-from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
+from gridweave.schema.permissions import ReadsLedger, SignedIn
+from gridweave.schema.users import LoginPayload, User, UserPayload
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 @strawberry.type
 class Query:
@@ -66,7 +66,8 @@ class Query:
 @strawberry.type
 class Mutation:
     login: LoginPayload = strawberry.mutation(
-        resolver=user_resolvers.login, description="Sign in: the one thing anonymous callers may do."
+        resolver=user_resolvers.login,
+        description="Sign in: the one thing anonymous callers may do.",
     )
     create_user: UserPayload = strawberry.mutation(resolver=user_resolvers.create_user)
     grant_role: UserPayload = strawberry.mutation(resolver=user_resolvers.grant_role)
@@ -80,9 +81,7 @@ class Mutation:
     update_organization: OrganizationPayload = strawberry.mutation(
         resolver=organizations.update_organization
     )
-    link_organizations: LinkPayload = strawberry.mutation(
-        resolver=organizations.link_organizations
-    )
+    link_organizations: LinkPayload = strawberry.mutation(resolver=organizations.link_organizations)
 
 
 class GridweaveSchema(strawberry.Schema):
@@ -107,8 +106,10 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     rules: list[type[ASTValidationRule]] = [
         *specified_rules,
         query_limits_rule(
-            max_depth=settings.max_depth, max_aliases=settings.max_aliases,
-            max_cost=settings.max_cost, page_size=settings.max_page_size,
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_cost=settings.max_cost,
+            page_size=settings.max_page_size,
         ),
     ]
     if not settings.introspection_enabled:

@@ -14,6 +14,7 @@ from gridweave.schema.common import (
     OrganizationKind,
     PageInfo,
     VulnerableGroup,
+    described,
     page_info,
     page_size,
     trim,
@@ -23,7 +24,9 @@ from gridweave.schema.ids import decode_cursor, encode_cursor, encode_id
 if TYPE_CHECKING:
     from gridweave.schema.organizations import OrganizationConnection
 
-OrgConnection = Annotated["OrganizationConnection", strawberry.lazy("gridweave.schema.organizations")]
+OrgConnection = Annotated[
+    "OrganizationConnection", strawberry.lazy("gridweave.schema.organizations")
+]
 
 
 @strawberry.type
@@ -37,7 +40,7 @@ class Area(Node):
     id: strawberry.ID
     name: str
     code: str | None = strawberry.field(description="Administrative code, unique when present.")
-    level: AreaLevel  # type: ignore[valid-type]
+    level: AreaLevel
     households: int
     population: int
     vulnerable_groups: list[VulnerableGroupCount]
@@ -80,16 +83,16 @@ class Area(Node):
         count = info.context.loaders.area_child_count
         return AreaConnection.build(rows, limit, after_id, total=lambda: count.load(self.pk))
 
-    @strawberry.field(description="Adjacent areas of the same level.")
+    @described("Adjacent areas of the same level.")
     async def neighbors(self, info: GqlInfo) -> list[Area]:
         rows = await info.context.loaders.area_neighbors.load(self.pk)
         return [Area.from_row(r) for r in rows]
 
-    @strawberry.field(description="Organizations located in this area or below it.")
+    @described("Organizations located in this area or below it.")
     async def organizations(
         self,
         info: GqlInfo,
-        kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+        kind: OrganizationKind | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> OrgConnection:
@@ -101,7 +104,9 @@ class Area(Node):
         loaders = info.context.loaders
         rows = await loaders.area_organizations.load((self.path, kind_value, after_id, limit + 1))
         return OrganizationConnection.build(
-            rows, limit, after_id,
+            rows,
+            limit,
+            after_id,
             total=lambda: loaders.area_organization_count.load((self.path, kind_value)),
         )
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from gridweave.errors import ValidationFailed
 
-
 MAX_PK = 2**63 - 1  # bigint
 
 
@@ -50,5 +49,6 @@ def decode_cursor(value: str | None) -> int:
             return int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise ValidationFailed("This page cursor is not valid: start again from the first page.",
-                           field=["after"])
+    raise ValidationFailed(
+        "This page cursor is not valid: start again from the first page.", field=["after"]
+    )

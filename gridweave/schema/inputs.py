@@ -7,7 +7,13 @@ from datetime import date
 import strawberry
 
 from gridweave.schema.areas import Area
-from gridweave.schema.common import AreaLevel, LinkKind, OrganizationKind, UserError, VulnerableGroup
+from gridweave.schema.common import (
+    AreaLevel,
+    LinkKind,
+    OrganizationKind,
+    UserError,
+    VulnerableGroup,
+)
 from gridweave.schema.organizations import Organization, OrganizationLink
 
 
@@ -20,7 +26,7 @@ class VulnerableGroupCountInput:
 @strawberry.input
 class CreateAreaInput:
     name: str
-    level: AreaLevel  # type: ignore[valid-type]
+    level: AreaLevel
     code: str | None = None
     parent_id: strawberry.ID | None = None
     households: int | None = None
@@ -58,7 +64,7 @@ class ServiceAreaInput:
 @strawberry.input
 class CreateOrganizationInput:
     name: str
-    kind: OrganizationKind  # type: ignore[valid-type]
+    kind: OrganizationKind
     area_id: strawberry.ID
     parent_id: strawberry.ID | None = None
     credit_code: str | None = None
@@ -78,7 +84,7 @@ class UpdateOrganizationInput:
 
 @strawberry.input
 class LinkOrganizationsInput:
-    kind: LinkKind  # type: ignore[valid-type]
+    kind: LinkKind
     source_id: strawberry.ID
     target_id: strawberry.ID
     since: date | None = None

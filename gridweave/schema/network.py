@@ -30,7 +30,9 @@ def _gid(key: str) -> strawberry.ID:
     return strawberry.ID(encode_id(type_name, int(pk)))
 
 
-@strawberry.type(description="The organization graph around an area, ready for a dashboard to draw.")
+@strawberry.type(
+    description="The organization graph around an area, ready for a dashboard to draw."
+)
 class Network:
     nodes: list[NetworkNode]
     edges: list[NetworkEdge]

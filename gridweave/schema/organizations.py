@@ -14,6 +14,7 @@ from gridweave.schema.common import (
     Node,
     OrganizationKind,
     PageInfo,
+    described,
     page_info,
     trim,
 )
@@ -54,7 +55,7 @@ class ServiceArea:
 
 @strawberry.type
 class OrganizationLink:
-    kind: LinkKind  # type: ignore[valid-type]
+    kind: LinkKind
     since: date | None
     source_id: strawberry.Private[int]
     target_id: strawberry.Private[int]
@@ -70,7 +71,9 @@ class OrganizationLink:
     @classmethod
     def from_row(cls, row: Any) -> OrganizationLink:
         return cls(
-            kind=LinkKind(row.kind), since=row.since, source_id=row.source_id,
+            kind=LinkKind(row.kind),
+            since=row.since,
+            source_id=row.source_id,
             target_id=row.target_id,
         )
 
@@ -79,7 +82,7 @@ class OrganizationLink:
 class Organization(Node):
     id: strawberry.ID
     name: str
-    kind: OrganizationKind  # type: ignore[valid-type]
+    kind: OrganizationKind
     credit_code: str | None = strawberry.field(
         description="Unified social credit code (18 characters, checksummed), when registered."
     )
@@ -101,13 +104,11 @@ class Organization(Node):
             parent_id=row.parent_id,
         )
 
-    @strawberry.field(description="Where the organization is based.")
+    @described("Where the organization is based.")
     async def area(self, info: GqlInfo) -> Area:
         return Area.from_row(await info.context.loaders.area.load(self.area_id))
 
-    @strawberry.field(
-        description="The organization it belongs to (a branch's committee, a team's parent body)."
-    )
+    @described("The organization it belongs to (a branch's committee, a team's parent body).")
     async def parent(self, info: GqlInfo) -> Organization | None:
         if self.parent_id is None:
             return None

@@ -58,7 +58,8 @@ async def list_areas(
     session: AsyncSession, flt: AreaFilter, *, after_id: int, limit: int
 ) -> Sequence[Any]:
     q = flt.apply(select(Area.__table__)).where(Area.id > after_id).order_by(Area.id).limit(limit)
-    return (await session.execute(q)).all()
+    rows: Sequence[Any] = (await session.execute(q)).all()
+    return rows
 
 
 async def count_areas(session: AsyncSession, flt: AreaFilter) -> int:
@@ -75,7 +76,8 @@ async def list_organizations(
         .order_by(Organization.id)
         .limit(limit)
     )
-    return (await session.execute(q)).all()
+    rows: Sequence[Any] = (await session.execute(q)).all()
+    return rows
 
 
 async def count_organizations(session: AsyncSession, flt: OrganizationFilter) -> int:

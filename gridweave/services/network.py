@@ -34,7 +34,11 @@ _LINKS = text(
 
 
 async def area_network(
-    session: AsyncSession, *, actor: Actor | None, area_id: int, depth: int | None,
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    area_id: int,
+    depth: int | None,
     max_nodes: int,
 ) -> nx.MultiDiGraph:
     require_actor(actor)

@@ -30,8 +30,10 @@ TABLES = (
     "audit_log",
 )
 ERRORS = "userErrors { field code message }"
-AREA = "area { id name code level households population parent { id } " \
-       "vulnerableGroups { group count } neighbors { id } }"
+AREA = (
+    "area { id name code level households population parent { id } "
+    "vulnerableGroups { group count } neighbors { id } }"
+)
 
 
 async def snapshot(sm: Sessionmaker) -> dict[str, Any]:
@@ -39,19 +41,20 @@ async def snapshot(sm: Sessionmaker) -> dict[str, Any]:
     async with sm() as s:
         out = {}
         for t in TABLES:
-            row = (await s.execute(text(
-                f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                f" FROM {t} x"
-            ))).one()
+            row = (
+                await s.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
+                        f" FROM {t} x"
+                    )
+                )
+            ).one()
             out[t] = tuple(row)
         return out
 
 
 def mutation(name: str, input_type: str, selection: str) -> str:
-    return (
-        f"mutation($input: {input_type}!) {{ {name}(input: $input) "
-        f"{{ {selection} {ERRORS} }} }}"
-    )
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} {ERRORS} }} }}"
 
 
 async def call(api: Api, name: str, input_type: str, selection: str, /, **input: Any) -> Any:
@@ -60,8 +63,15 @@ async def call(api: Api, name: str, input_type: str, selection: str, /, **input:
 
 
 async def assert_refused(
-    api: Api, sm: Sessionmaker, name: str, input_type: str, payload_field: str,
-    input: dict[str, Any], *, code: str, field: list[str] | None,
+    api: Api,
+    sm: Sessionmaker,
+    name: str,
+    input_type: str,
+    payload_field: str,
+    input: dict[str, Any],
+    *,
+    code: str,
+    field: list[str] | None,
 ) -> None:
     """The mutation answers with exactly one userError (code and field), a null payload field,
     and leaves every table exactly as it was."""
@@ -91,9 +101,7 @@ class World:
 
 
 @pytest.fixture
-async def world(
-    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
-) -> World:
+async def world(client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings) -> World:
     street = await make_area(sessionmaker, level="STREET", name="宝山街道")
     a = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="阳光社区")
     b = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="和平社区")
@@ -101,7 +109,10 @@ async def world(
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=a)
     admin = await make_user(sessionmaker, "ADMIN")
     return World(
-        street=street, a=a, b=b, grid_a1=grid_a1,
+        street=street,
+        a=a,
+        b=b,
+        grid_a1=grid_a1,
         grid_a2=await make_area(sessionmaker, level="GRID", parent=a, name="阳光二网格"),
         leaf_a=await make_area(sessionmaker, level="GRID", parent=a, name="阳光三网格"),
         grid_b1=await make_area(sessionmaker, level="GRID", parent=b, name="和平一网格"),
@@ -122,11 +133,19 @@ async def test_coordinator_creates_a_grid_in_their_community(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
     result = await call(
-        world.coordinator_a, *CREATE, AREA,
-        name="阳光四网格", level="GRID", parentId=gid("Area", world.a.id), code="YG-04",
-        households=320, population=810,
-        vulnerableGroups=[{"group": "ELDERLY_LIVING_ALONE", "count": 12},
-                          {"group": "LEFT_BEHIND_CHILDREN", "count": 3}],
+        world.coordinator_a,
+        *CREATE,
+        AREA,
+        name="阳光四网格",
+        level="GRID",
+        parentId=gid("Area", world.a.id),
+        code="YG-04",
+        households=320,
+        population=810,
+        vulnerableGroups=[
+            {"group": "ELDERLY_LIVING_ALONE", "count": 12},
+            {"group": "LEFT_BEHIND_CHILDREN", "count": 3},
+        ],
     )
 
     assert result["userErrors"] == []
@@ -135,11 +154,17 @@ async def test_coordinator_creates_a_grid_in_their_community(
     assert (area["households"], area["population"]) == (320, 810)
     assert area["parent"] == {"id": gid("Area", world.a.id)}
     groups = {g["group"]: g["count"] for g in area["vulnerableGroups"]}
-    assert groups == {"ELDERLY_LIVING_ALONE": 12, "LEFT_BEHIND_CHILDREN": 3,
-                      "DISABLED_HOUSEHOLDS": 0, "HARDSHIP_HOUSEHOLDS": 0, "MOBILE_POPULATION": 0}
+    assert groups == {
+        "ELDERLY_LIVING_ALONE": 12,
+        "LEFT_BEHIND_CHILDREN": 3,
+        "DISABLED_HOUSEHOLDS": 0,
+        "HARDSHIP_HOUSEHOLDS": 0,
+        "MOBILE_POPULATION": 0,
+    }
     # and it is there for the next request
     node = await world.coordinator_a.data(
-        "query($id: ID!){ node(id: $id) { ... on Area { name parent { name } } } }", id=area["id"])
+        "query($id: ID!){ node(id: $id) { ... on Area { name parent { name } } } }", id=area["id"]
+    )
     assert node["node"] == {"name": "阳光四网格", "parent": {"name": "阳光社区"}}
 
 
@@ -147,31 +172,67 @@ async def test_create_area_refusals(world: World, sessionmaker: Sessionmaker) ->
     in_b = {"name": "越界网格", "level": "GRID", "parentId": gid("Area", world.b.id)}
     in_a = {**in_b, "parentId": gid("Area", world.a.id)}
 
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "area", in_b,
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *CREATE, "area", in_a,
-                         code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.admin, sessionmaker, *CREATE, "area",
-                         {**in_a, "parentId": gid("Area", world.street.id)},
-                         code="VALIDATION", field=["input", "level"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "area",
-                         {**in_a, "households": -1},
-                         code="VALIDATION", field=["input", "households"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "area",
-                         {**in_a, "vulnerableGroups": [
-                             {"group": "DISABLED_HOUSEHOLDS", "count": 1},
-                             {"group": "MOBILE_POPULATION", "count": -4}]},
-                         code="VALIDATION", field=["input", "vulnerableGroups", "1", "count"])
+    await assert_refused(
+        world.coordinator_a, sessionmaker, *CREATE, "area", in_b, code="FORBIDDEN", field=None
+    )
+    await assert_refused(
+        world.anonymous, sessionmaker, *CREATE, "area", in_a, code="UNAUTHENTICATED", field=None
+    )
+    await assert_refused(
+        world.admin,
+        sessionmaker,
+        *CREATE,
+        "area",
+        {**in_a, "parentId": gid("Area", world.street.id)},
+        code="VALIDATION",
+        field=["input", "level"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "area",
+        {**in_a, "households": -1},
+        code="VALIDATION",
+        field=["input", "households"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "area",
+        {
+            **in_a,
+            "vulnerableGroups": [
+                {"group": "DISABLED_HOUSEHOLDS", "count": 1},
+                {"group": "MOBILE_POPULATION", "count": -4},
+            ],
+        },
+        code="VALIDATION",
+        field=["input", "vulnerableGroups", "1", "count"],
+    )
 
 
 async def test_create_area_refuses_a_group_given_twice(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "area", {
-        "name": "网格", "level": "GRID", "parentId": gid("Area", world.a.id),
-        "vulnerableGroups": [{"group": "ELDERLY_LIVING_ALONE", "count": 5},
-                             {"group": "ELDERLY_LIVING_ALONE", "count": 50}],
-    }, code="VALIDATION", field=["input", "vulnerableGroups", "1", "group"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "area",
+        {
+            "name": "网格",
+            "level": "GRID",
+            "parentId": gid("Area", world.a.id),
+            "vulnerableGroups": [
+                {"group": "ELDERLY_LIVING_ALONE", "count": 5},
+                {"group": "ELDERLY_LIVING_ALONE", "count": 50},
+            ],
+        },
+        code="VALIDATION",
+        field=["input", "vulnerableGroups", "1", "group"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -182,9 +243,15 @@ async def test_create_area_refuses_a_group_given_twice(
 async def test_create_area_refuses_a_parent_id_that_is_not_an_area_id(
     world: World, sessionmaker: Sessionmaker, parent_id: str
 ) -> None:
-    await assert_refused(world.admin, sessionmaker, *CREATE, "area",
-                         {"name": "网格", "level": "GRID", "parentId": parent_id},
-                         code="VALIDATION", field=["input", "parentId"])
+    await assert_refused(
+        world.admin,
+        sessionmaker,
+        *CREATE,
+        "area",
+        {"name": "网格", "level": "GRID", "parentId": parent_id},
+        code="VALIDATION",
+        field=["input", "parentId"],
+    )
 
 
 # ---------------------------------------------------------------- updateArea
@@ -194,8 +261,13 @@ UPDATE = ("updateArea", "UpdateAreaInput")
 
 async def test_coordinator_updates_an_area_in_their_community(world: World) -> None:
     result = await call(
-        world.coordinator_a, *UPDATE, AREA, id=gid("Area", world.grid_a1.id), name="阳光网格（东）",
-        code="YG-01", population=999,
+        world.coordinator_a,
+        *UPDATE,
+        AREA,
+        id=gid("Area", world.grid_a1.id),
+        name="阳光网格（东）",
+        code="YG-01",
+        population=999,
         vulnerableGroups=[{"group": "HARDSHIP_HOUSEHOLDS", "count": 8}],
     )
 
@@ -207,32 +279,75 @@ async def test_coordinator_updates_an_area_in_their_community(world: World) -> N
 
 
 async def test_update_area_refusals(world: World, sessionmaker: Sessionmaker) -> None:
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": gid("Area", world.grid_b1.id), "name": "改名"},
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *UPDATE, "area",
-                         {"id": gid("Area", world.grid_a1.id), "name": "改名"},
-                         code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": "not-an-id", "name": "改名"},
-                         code="VALIDATION", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": gid("Organization", world.org_a.id), "name": "改名"},
-                         code="VALIDATION", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": gid("Area", 9_999_999), "name": "改名"},
-                         code="NOT_FOUND", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": gid("Area", world.grid_a1.id), "name": "  "},
-                         code="VALIDATION", field=["input", "name"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": gid("Area", world.grid_b1.id), "name": "改名"},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": gid("Area", world.grid_a1.id), "name": "改名"},
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": "not-an-id", "name": "改名"},
+        code="VALIDATION",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": gid("Organization", world.org_a.id), "name": "改名"},
+        code="VALIDATION",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": gid("Area", 9_999_999), "name": "改名"},
+        code="NOT_FOUND",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": gid("Area", world.grid_a1.id), "name": "  "},
+        code="VALIDATION",
+        field=["input", "name"],
+    )
 
 
 async def test_update_area_refuses_an_id_beyond_bigint(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
     huge = base64.b64encode(b"Area:99999999999999999999").decode()
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "area",
-                         {"id": huge, "name": "改名"}, code="VALIDATION", field=["input", "id"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "area",
+        {"id": huge, "name": "改名"},
+        code="VALIDATION",
+        field=["input", "id"],
+    )
 
 
 # ---------------------------------------------------------------- deleteArea
@@ -251,18 +366,51 @@ async def test_coordinator_deletes_an_empty_area_in_their_community(world: World
 
 
 async def test_delete_area_refusals(world: World, sessionmaker: Sessionmaker) -> None:
-    await assert_refused(world.coordinator_a, sessionmaker, *DELETE, "deletedId",
-                         {"id": gid("Area", world.leaf_b.id)}, code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *DELETE, "deletedId",
-                         {"id": gid("Area", world.leaf_a.id)}, code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *DELETE, "deletedId",
-                         {"id": gid("Area", world.a.id)},
-                         code="INVALID_STATE", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *DELETE, "deletedId",
-                         {"id": gid("Area", world.grid_a1.id)},  # an organization is based there
-                         code="INVALID_STATE", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *DELETE, "deletedId",
-                         {"id": "12345"}, code="VALIDATION", field=["input", "id"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": gid("Area", world.leaf_b.id)},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": gid("Area", world.leaf_a.id)},
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": gid("Area", world.a.id)},
+        code="INVALID_STATE",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": gid("Area", world.grid_a1.id)},  # an organization is based there
+        code="INVALID_STATE",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": "12345"},
+        code="VALIDATION",
+        field=["input", "id"],
+    )
 
 
 async def test_delete_refuses_an_area_an_organization_serves(
@@ -270,9 +418,15 @@ async def test_delete_refuses_an_area_an_organization_serves(
 ) -> None:
     await make_org(sessionmaker, area=world.a, serves={world.leaf_a.id: ["sanitation"]})
 
-    await assert_refused(world.coordinator_a, sessionmaker, *DELETE, "deletedId",
-                         {"id": gid("Area", world.leaf_a.id)},
-                         code="INVALID_STATE", field=["input", "id"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *DELETE,
+        "deletedId",
+        {"id": gid("Area", world.leaf_a.id)},
+        code="INVALID_STATE",
+        field=["input", "id"],
+    )
 
 
 # ---------------------------------------------------------------- setNeighbors
@@ -288,7 +442,8 @@ async def test_coordinator_sets_neighbours_both_ways(world: World) -> None:
     assert result["userErrors"] == []
     assert [n["id"] for n in result["area"]["neighbors"]] == [a2, a3]
     data = await world.coordinator_a.data(
-        "query($id: ID!){ a: node(id: $id) { ... on Area { neighbors { id } } } }", id=a2)
+        "query($id: ID!){ a: node(id: $id) { ... on Area { neighbors { id } } } }", id=a2
+    )
     assert data["a"]["neighbors"] == [{"id": a1}]
 
 
@@ -296,18 +451,51 @@ async def test_set_neighbors_refusals(world: World, sessionmaker: Sessionmaker) 
     a1, a2 = gid("Area", world.grid_a1.id), gid("Area", world.grid_a2.id)
     b1 = gid("Area", world.grid_b1.id)
 
-    await assert_refused(world.coordinator_a, sessionmaker, *NEIGHBORS, "area",
-                         {"areaId": b1, "neighborIds": []}, code="FORBIDDEN", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *NEIGHBORS, "area",
-                         {"areaId": a1, "neighborIds": [a2, b1]}, code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *NEIGHBORS, "area",
-                         {"areaId": a1, "neighborIds": [a2]}, code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *NEIGHBORS, "area",
-                         {"areaId": a1, "neighborIds": [a2, gid("Organization", world.org_a.id)]},
-                         code="VALIDATION", field=["input", "neighborIds", "1"])
-    await assert_refused(world.coordinator_a, sessionmaker, *NEIGHBORS, "area",
-                         {"areaId": a1, "neighborIds": [gid("Area", world.a.id)]},
-                         code="VALIDATION", field=["input", "neighborIds", "0"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *NEIGHBORS,
+        "area",
+        {"areaId": b1, "neighborIds": []},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *NEIGHBORS,
+        "area",
+        {"areaId": a1, "neighborIds": [a2, b1]},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *NEIGHBORS,
+        "area",
+        {"areaId": a1, "neighborIds": [a2]},
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *NEIGHBORS,
+        "area",
+        {"areaId": a1, "neighborIds": [a2, gid("Organization", world.org_a.id)]},
+        code="VALIDATION",
+        field=["input", "neighborIds", "1"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *NEIGHBORS,
+        "area",
+        {"areaId": a1, "neighborIds": [gid("Area", world.a.id)]},
+        code="VALIDATION",
+        field=["input", "neighborIds", "0"],
+    )
 
 
 # ---------------------------------------------------------------- reads, on both read paths
@@ -345,15 +533,19 @@ async def test_node_returns_an_area(reader: Api, sessionmaker: Sessionmaker) -> 
     )
 
     assert data["node"] == {
-        "__typename": "Area", "id": gid("Area", city.id), "name": "成都市", "code": "510100",
-        "level": "CITY", "parent": None,
+        "__typename": "Area",
+        "id": gid("Area", city.id),
+        "name": "成都市",
+        "code": "510100",
+        "level": "CITY",
+        "parent": None,
         "children": {"totalCount": 1, "edges": [{"node": {"name": district.name}}]},
     }
 
 
 async def test_node_of_an_unknown_or_malformed_id_is_null(reader: Api) -> None:
     data = await reader.data(
-        "{ a: node(id: \"QXJlYTo5OTk5OTk=\") { id } b: node(id: \"not-an-id\") { id } }"
+        '{ a: node(id: "QXJlYTo5OTk5OTk=") { id } b: node(id: "not-an-id") { id } }'
     )
 
     assert data == {"a": None, "b": None}
@@ -364,8 +556,9 @@ async def test_areas_filter_by_level_and_chinese_search(
 ) -> None:
     street = await make_area(sessionmaker, level="STREET", name="华阳街道")
     sunshine = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="阳光社区")
-    peace = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="和平社区",
-                            code="510116001")
+    peace = await make_area(
+        sessionmaker, level="COMMUNITY", parent=street, name="和平社区", code="510116001"
+    )
     await make_area(sessionmaker, level="GRID", parent=sunshine, name="阳光社区第一网格")
     await make_area(sessionmaker, level="COMMUNITY", parent=street, name="河东村")
     query = (
@@ -380,7 +573,9 @@ async def test_areas_filter_by_level_and_chinese_search(
 
     assert communities["totalCount"] == 2
     assert [e["node"]["id"] for e in communities["edges"]] == [
-        gid("Area", sunshine.id), gid("Area", peace.id)]
+        gid("Area", sunshine.id),
+        gid("Area", peace.id),
+    ]
     assert [e["node"]["name"] for e in any_level["edges"]] == ["阳光社区", "阳光社区第一网格"]
     assert [e["node"]["name"] for e in by_code["edges"]] == ["和平社区"]
     assert no_match == {"totalCount": 0, "edges": []}
@@ -423,8 +618,9 @@ async def test_areas_pages_by_keyset(reader: Api, sessionmaker: Sessionmaker) ->
 
 async def test_first_above_the_limit_is_refused_with_the_limit(reader: Api) -> None:
     body = await reader("{ areas(first: 101) { totalCount } }")
-    nested = await reader("{ areas(first: 1) { edges { node { children(first: 500) "
-                          "{ totalCount } } } } }")
+    nested = await reader(
+        "{ areas(first: 1) { edges { node { children(first: 500) { totalCount } } } } }"
+    )
 
     for b in (body, nested):
         assert b.get("data") is None
@@ -472,6 +668,10 @@ async def test_area_organizations_include_the_subtree(
 
     assert data["node"]["all"]["totalCount"] == 2
     assert [e["node"]["id"] for e in data["node"]["all"]["edges"]] == [
-        gid("Organization", party.id), gid("Organization", team.id)]
+        gid("Organization", party.id),
+        gid("Organization", team.id),
+    ]
     assert data["node"]["teams"] == {
-        "totalCount": 1, "edges": [{"node": {"id": gid("Organization", team.id)}}]}
+        "totalCount": 1,
+        "edges": [{"node": {"id": gid("Organization", team.id)}}],
+    }

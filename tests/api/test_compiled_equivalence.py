@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 from asgi_lifespan import LifespanManager
+from sqlalchemy import select
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
@@ -38,7 +38,9 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
               edges { cursor node { id name code parent { name }
                 organizations(first: 20) { totalCount edges { node { ...Org } } } } } } } }
         }
-        fragment Org on Organization {""" + ORG_FIELDS + "}",
+        fragment Org on Organization {"""
+        + ORG_FIELDS
+        + "}",
         {"street": "STREET"},
     ),
     (
@@ -48,7 +50,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
         {"kind": "SOCIAL_ORGANIZATION", "q": "社"},
     ),
     (
-        "{ organizations(first: 7, search: \"党\") { totalCount edges { node { name parent { name } } } } }",
+        '{ organizations(first: 7, search: "党") { totalCount edges { node { name parent { name } } } } }',
         {},
     ),
     (
@@ -98,17 +100,23 @@ async def two_paths(
     compiled_app = create_app(settings, database_url=database_url)
     plain_settings = settings.model_copy(update={"compiled_reads": False})
     plain_app = create_app(plain_settings, database_url=database_url)
-    async with LifespanManager(compiled_app) as c, LifespanManager(plain_app) as p:
-        async with (
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=c.app), base_url="http://t") as cc,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url="http://t") as pc,
-        ):
-            yield cc, pc, compiled_app.state.compiled_reads
+    async with (
+        LifespanManager(compiled_app) as c,
+        LifespanManager(plain_app) as p,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=c.app), base_url="http://t") as cc,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url="http://t") as pc,
+    ):
+        yield cc, pc, compiled_app.state.compiled_reads
 
 
-async def _post(client: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]) -> Any:
-    r = await client.post("/graphql", json={"query": query, "variables": variables},
-                          headers={"Authorization": f"Bearer {token}"})
+async def _post(
+    client: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]
+) -> Any:
+    r = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -121,8 +129,11 @@ async def test_compiled_and_resolver_paths_answer_alike(
     compiled, plain, counters = two_paths
     async with unit_of_work(sessionmaker) as s:
         demo = await load_demo(s, scale="region")
-    ids = {"STREET": gid("Area", demo.street_id), "COMMUNITY": gid("Area", demo.community_id),
-           "ORG": gid("Organization", demo.organization_id)}
+    ids = {
+        "STREET": gid("Area", demo.street_id),
+        "COMMUNITY": gid("Area", demo.community_id),
+        "ORG": gid("Organization", demo.organization_id),
+    }
     async with sessionmaker() as s:
         street = await s.get(Area, demo.street_id)
         org = await s.get(Organization, demo.organization_id)

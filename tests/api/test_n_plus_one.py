@@ -29,37 +29,51 @@ async def make_communities(sm: Sessionmaker, n: int) -> None:
     """``n`` communities, each with two grids and two organizations (one in the community, one in
     its first grid), each organization serving both grids in two categories."""
     async with unit_of_work(sm) as s:
-        street = await s.scalar(text(
-            "INSERT INTO areas (id, name, level, path, households, population,"
-            " elderly_living_alone, left_behind_children, disabled_households,"
-            " hardship_households, mobile_population)"
-            " SELECT id, '街道', 'STREET', '/' || id || '/', 0, 0, 0, 0, 0, 0, 0"
-            " FROM (SELECT nextval('areas_id_seq') AS id) x RETURNING id"
-        ))
-        categories = (await s.scalars(text(
-            "SELECT id FROM service_categories ORDER BY id LIMIT 2"))).all()
+        street = await s.scalar(
+            text(
+                "INSERT INTO areas (id, name, level, path, households, population,"
+                " elderly_living_alone, left_behind_children, disabled_households,"
+                " hardship_households, mobile_population)"
+                " SELECT id, '街道', 'STREET', '/' || id || '/', 0, 0, 0, 0, 0, 0, 0"
+                " FROM (SELECT nextval('areas_id_seq') AS id) x RETURNING id"
+            )
+        )
+        categories = (
+            await s.scalars(text("SELECT id FROM service_categories ORDER BY id LIMIT 2"))
+        ).all()
         for i in range(n):
             ids = []
-            for level, parent, name in (("COMMUNITY", street, f"社区{i}"),
-                                        ("GRID", None, f"社区{i}一网格"),
-                                        ("GRID", None, f"社区{i}二网格")):
+            for level, parent, name in (
+                ("COMMUNITY", street, f"社区{i}"),
+                ("GRID", None, f"社区{i}一网格"),
+                ("GRID", None, f"社区{i}二网格"),
+            ):
                 parent_id = parent if parent is not None else ids[0]
                 parent_path = await s.scalar(
-                    text("SELECT path FROM areas WHERE id = :p"), {"p": parent_id})
-                ids.append(await s.scalar(text(
-                    "INSERT INTO areas (id, name, level, parent_id, path, households, population,"
-                    " elderly_living_alone, left_behind_children, disabled_households,"
-                    " hardship_households, mobile_population)"
-                    " SELECT id, :name, :level, :parent, :ppath || id || '/', 10, 30, 0, 0, 0, 0, 0"
-                    " FROM (SELECT nextval('areas_id_seq') AS id) x RETURNING id"
-                ), {"name": name, "level": level, "parent": parent_id, "ppath": parent_path}))
+                    text("SELECT path FROM areas WHERE id = :p"), {"p": parent_id}
+                )
+                ids.append(
+                    await s.scalar(
+                        text(
+                            "INSERT INTO areas (id, name, level, parent_id, path, households, population,"
+                            " elderly_living_alone, left_behind_children, disabled_households,"
+                            " hardship_households, mobile_population)"
+                            " SELECT id, :name, :level, :parent, :ppath || id || '/', 10, 30, 0, 0, 0, 0, 0"
+                            " FROM (SELECT nextval('areas_id_seq') AS id) x RETURNING id"
+                        ),
+                        {"name": name, "level": level, "parent": parent_id, "ppath": parent_path},
+                    )
+                )
             community, grid1, grid2 = ids
             for home in (community, grid1):
-                org = await s.scalar(text(
-                    "INSERT INTO organizations (name, kind, area_id, area_path)"
-                    " SELECT :name, 'SOCIAL_ORGANIZATION', id, path FROM areas WHERE id = :a"
-                    " RETURNING id"
-                ), {"name": f"组织{home}", "a": home})
+                org = await s.scalar(
+                    text(
+                        "INSERT INTO organizations (name, kind, area_id, area_path)"
+                        " SELECT :name, 'SOCIAL_ORGANIZATION', id, path FROM areas WHERE id = :a"
+                        " RETURNING id"
+                    ),
+                    {"name": f"组织{home}", "a": home},
+                )
                 for area in (grid1, grid2):
                     for category in categories:
                         await s.execute(
@@ -109,13 +123,11 @@ async def test_statement_count_does_not_grow_with_the_page(
 
     # given 5 communities
     await make_communities(sessionmaker, 5)
-    small, small_data = await statements_for_query(
-        settings, database_url, token, compiled=compiled)
+    small, small_data = await statements_for_query(settings, database_url, token, compiled=compiled)
 
     # and then 45 more (50 in all)
     await make_communities(sessionmaker, 45)
-    large, large_data = await statements_for_query(
-        settings, database_url, token, compiled=compiled)
+    large, large_data = await statements_for_query(settings, database_url, token, compiled=compiled)
 
     # then both pages came back whole
     for data, n in ((small_data, 5), (large_data, 50)):

@@ -62,19 +62,32 @@ async def tree(sessionmaker: Sessionmaker) -> Tree:
     grid2 = await make_area(sessionmaker, level="GRID", parent=community, name="二网格")
     building = await make_area(sessionmaker, level="BUILDING", parent=grid1, name="1号楼")
     outside = await make_area(sessionmaker, level="STREET", name="别的街道")
-    committee = await make_org(sessionmaker, area=community, name="社区党委",
-                               kind="PARTY_ORGANIZATION")
-    branch = await make_org(sessionmaker, area=grid1, name="网格党支部", kind="PARTY_ORGANIZATION",
-                            parent=committee)
-    team = await make_org(sessionmaker, area=grid2, name="夕阳红志愿队", kind="VOLUNTEER_TEAM",
-                          serves={grid1.id: ["elderly_care"], grid2.id: ["elderly_care", "health"]})
-    stranger = await make_org(sessionmaker, area=outside, name="外来基金会",
-                              kind="SOCIAL_ORGANIZATION", serves={grid1.id: ["hardship_relief"]})
+    committee = await make_org(
+        sessionmaker, area=community, name="社区党委", kind="PARTY_ORGANIZATION"
+    )
+    branch = await make_org(
+        sessionmaker, area=grid1, name="网格党支部", kind="PARTY_ORGANIZATION", parent=committee
+    )
+    team = await make_org(
+        sessionmaker,
+        area=grid2,
+        name="夕阳红志愿队",
+        kind="VOLUNTEER_TEAM",
+        serves={grid1.id: ["elderly_care"], grid2.id: ["elderly_care", "health"]},
+    )
+    stranger = await make_org(
+        sessionmaker,
+        area=outside,
+        name="外来基金会",
+        kind="SOCIAL_ORGANIZATION",
+        serves={grid1.id: ["hardship_relief"]},
+    )
     await link(sessionmaker, "GUIDES", committee, team)
     await link(sessionmaker, "CONCURRENT_POST", branch, committee)
     await link(sessionmaker, "FUNDS", stranger, team)
-    return Tree(street, community, grid1, grid2, building, outside, committee, branch, team,
-                stranger)
+    return Tree(
+        street, community, grid1, grid2, building, outside, committee, branch, team, stranger
+    )
 
 
 @pytest.fixture
@@ -101,19 +114,25 @@ async def test_network_of_a_community_has_its_areas_organizations_and_ties(
         org_id(t.team): ("夕阳红志愿队", "Organization", "VOLUNTEER_TEAM"),
     }
     edges = sorted((e["source"], e["target"], e["kind"]) for e in net["edges"])
-    assert edges == sorted([
-        (area_id(t.grid1), area_id(t.community), "PARENT"),
-        (area_id(t.grid2), area_id(t.community), "PARENT"),
-        (area_id(t.building), area_id(t.grid1), "PARENT"),
-        (org_id(t.committee), area_id(t.community), "LOCATED_IN"),
-        (org_id(t.branch), area_id(t.grid1), "LOCATED_IN"),
-        (org_id(t.team), area_id(t.grid2), "LOCATED_IN"),
-        (org_id(t.branch), org_id(t.committee), "PARENT"),
-        (org_id(t.team), area_id(t.grid1), "SERVES"),
-        (org_id(t.team), area_id(t.grid2), "SERVES"),  # one edge per area, however many categories
-        (org_id(t.committee), org_id(t.team), "GUIDES"),
-        (org_id(t.branch), org_id(t.committee), "CONCURRENT_POST"),
-    ])
+    assert edges == sorted(
+        [
+            (area_id(t.grid1), area_id(t.community), "PARENT"),
+            (area_id(t.grid2), area_id(t.community), "PARENT"),
+            (area_id(t.building), area_id(t.grid1), "PARENT"),
+            (org_id(t.committee), area_id(t.community), "LOCATED_IN"),
+            (org_id(t.branch), area_id(t.grid1), "LOCATED_IN"),
+            (org_id(t.team), area_id(t.grid2), "LOCATED_IN"),
+            (org_id(t.branch), org_id(t.committee), "PARENT"),
+            (org_id(t.team), area_id(t.grid1), "SERVES"),
+            (
+                org_id(t.team),
+                area_id(t.grid2),
+                "SERVES",
+            ),  # one edge per area, however many categories
+            (org_id(t.committee), org_id(t.team), "GUIDES"),
+            (org_id(t.branch), org_id(t.committee), "CONCURRENT_POST"),
+        ]
+    )
     # the foundation outside the community, its service and its funding tie are left out
     assert org_id(t.stranger) not in nodes
 
@@ -127,14 +146,22 @@ async def test_depth_limits_the_areas_and_their_organizations(api: Api, tree: Tr
 
     assert {n["id"] for n in depth0["nodes"]} == {area_id(t.community), org_id(t.committee)}
     assert [(e["source"], e["kind"]) for e in depth0["edges"]] == [
-        (org_id(t.committee), "LOCATED_IN")]
+        (org_id(t.committee), "LOCATED_IN")
+    ]
     assert {n["id"] for n in depth1["nodes"]} == {
-        area_id(t.community), area_id(t.grid1), area_id(t.grid2),
-        org_id(t.committee), org_id(t.branch), org_id(t.team),
+        area_id(t.community),
+        area_id(t.grid1),
+        area_id(t.grid2),
+        org_id(t.committee),
+        org_id(t.branch),
+        org_id(t.team),
     }
     assert area_id(t.building) not in {e["source"] for e in depth1["edges"]}
     assert {n["id"] for n in street1["nodes"]} == {
-        area_id(t.street), area_id(t.community), org_id(t.committee)}
+        area_id(t.street),
+        area_id(t.community),
+        org_id(t.committee),
+    }
 
 
 async def test_network_of_a_leaf_is_just_the_leaf(api: Api, tree: Tree) -> None:
@@ -170,8 +197,9 @@ async def test_network_too_large_to_draw_is_refused(
     sessionmaker: Sessionmaker, settings: Settings, database_url: str, tree: Tree
 ) -> None:
     # given a server that draws at most 3 nodes
-    app = create_app(settings.model_copy(update={"max_network_nodes": 3}),
-                     database_url=database_url)
+    app = create_app(
+        settings.model_copy(update={"max_network_nodes": 3}), database_url=database_url
+    )
     user = await make_user(sessionmaker, "COORDINATOR")
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

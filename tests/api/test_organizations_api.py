@@ -43,25 +43,33 @@ async def snapshot(sm: Sessionmaker) -> dict[str, Any]:
     async with sm() as s:
         out = {}
         for t in TABLES:
-            row = (await s.execute(text(
-                f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                f" FROM {t} x"
-            ))).one()
+            row = (
+                await s.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
+                        f" FROM {t} x"
+                    )
+                )
+            ).one()
             out[t] = tuple(row)
         return out
 
 
 async def call(api: Api, name: str, input_type: str, selection: str, /, **input: Any) -> Any:
-    doc = (
-        f"mutation($input: {input_type}!) {{ {name}(input: $input) "
-        f"{{ {selection} {ERRORS} }} }}"
-    )
+    doc = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} {ERRORS} }} }}"
     return (await api.data(doc, input=input))[name]
 
 
 async def assert_refused(
-    api: Api, sm: Sessionmaker, name: str, input_type: str, payload_field: str,
-    input: dict[str, Any], *, code: str, field: list[str] | None,
+    api: Api,
+    sm: Sessionmaker,
+    name: str,
+    input_type: str,
+    payload_field: str,
+    input: dict[str, Any],
+    *,
+    code: str,
+    field: list[str] | None,
 ) -> None:
     """Exactly one userError (code and field), a null payload field, and no table changed."""
     before = await snapshot(sm)
@@ -89,9 +97,7 @@ class World:
 
 
 @pytest.fixture
-async def world(
-    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
-) -> World:
+async def world(client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings) -> World:
     street = await make_area(sessionmaker, level="STREET", name="华阳街道")
     a = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="阳光社区")
     b = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="和平社区")
@@ -104,8 +110,14 @@ async def world(
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=a)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org_a2)
     return World(
-        a=a, b=b, grid_a=grid_a, grid_b=grid_b,
-        org_a=org_a, org_a2=org_a2, org_b=org_b, org_b2=org_b2,
+        a=a,
+        b=b,
+        grid_a=grid_a,
+        grid_b=grid_b,
+        org_a=org_a,
+        org_a2=org_a2,
+        org_b=org_b,
+        org_b2=org_b2,
         coordinator_a=Api(client, token_for(settings, coordinator)),
         member_a=Api(client, token_for(settings, member)),
         anonymous=Api(client),
@@ -119,9 +131,14 @@ CREATE = ("createOrganization", "CreateOrganizationInput")
 
 async def test_coordinator_registers_an_organization(world: World) -> None:
     result = await call(
-        world.coordinator_a, *CREATE, ORG,
-        name="阳光社工服务中心", kind="SOCIAL_ORGANIZATION", areaId=gid("Area", world.grid_a.id),
-        parentId=gid("Organization", world.org_a.id), creditCode=CODE.lower(),
+        world.coordinator_a,
+        *CREATE,
+        ORG,
+        name="阳光社工服务中心",
+        kind="SOCIAL_ORGANIZATION",
+        areaId=gid("Area", world.grid_a.id),
+        parentId=gid("Organization", world.org_a.id),
+        creditCode=CODE.lower(),
         serviceAreas=[
             {"areaId": gid("Area", world.grid_a.id), "categoryCodes": ["elderly_care", "health"]},
             {"areaId": gid("Area", world.b.id), "categoryCodes": ["legal_aid"]},
@@ -131,12 +148,13 @@ async def test_coordinator_registers_an_organization(world: World) -> None:
     assert result["userErrors"] == []
     org = result["organization"]
     assert (org["name"], org["kind"], org["creditCode"]) == (
-        "阳光社工服务中心", "SOCIAL_ORGANIZATION", CODE)
+        "阳光社工服务中心",
+        "SOCIAL_ORGANIZATION",
+        CODE,
+    )
     assert org["area"] == {"id": gid("Area", world.grid_a.id)}
     assert org["parent"] == {"id": gid("Organization", world.org_a.id)}
-    served = {
-        (s["area"]["id"], c["code"]) for s in org["serviceAreas"] for c in s["categories"]
-    }
+    served = {(s["area"]["id"], c["code"]) for s in org["serviceAreas"] for c in s["categories"]}
     assert served == {
         (gid("Area", world.grid_a.id), "elderly_care"),
         (gid("Area", world.grid_a.id), "health"),
@@ -150,45 +168,108 @@ async def test_create_organization_refusals(world: World, sessionmaker: Sessionm
     base = {"name": "新组织", "kind": "VOLUNTEER_TEAM", "areaId": gid("Area", world.a.id)}
     grid_a = gid("Area", world.grid_a.id)
 
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "areaId": gid("Area", world.grid_b.id)},
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.member_a, sessionmaker, *CREATE, "organization", base,
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *CREATE, "organization", base,
-                         code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "creditCode": CODE[:17] + ("0" if CODE[17] != "0" else "1")},
-                         code="VALIDATION", field=["input", "creditCode"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "serviceAreas": [
-                             {"areaId": grid_a, "categoryCodes": ["health", "astrology"]}]},
-                         code="VALIDATION",
-                         field=["input", "serviceAreas", "0", "categoryCodes", "1"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "serviceAreas": [
-                             {"areaId": grid_a, "categoryCodes": ["health"]},
-                             {"areaId": gid("Organization", 1), "categoryCodes": ["health"]}]},
-                         code="VALIDATION", field=["input", "serviceAreas", "1", "areaId"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "areaId": "bad"}, code="VALIDATION", field=["input", "areaId"])
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {**base, "parentId": gid("Area", world.a.id)},
-                         code="VALIDATION", field=["input", "parentId"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {**base, "areaId": gid("Area", world.grid_b.id)},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.member_a, sessionmaker, *CREATE, "organization", base, code="FORBIDDEN", field=None
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        base,
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {**base, "creditCode": CODE[:17] + ("0" if CODE[17] != "0" else "1")},
+        code="VALIDATION",
+        field=["input", "creditCode"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {**base, "serviceAreas": [{"areaId": grid_a, "categoryCodes": ["health", "astrology"]}]},
+        code="VALIDATION",
+        field=["input", "serviceAreas", "0", "categoryCodes", "1"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {
+            **base,
+            "serviceAreas": [
+                {"areaId": grid_a, "categoryCodes": ["health"]},
+                {"areaId": gid("Organization", 1), "categoryCodes": ["health"]},
+            ],
+        },
+        code="VALIDATION",
+        field=["input", "serviceAreas", "1", "areaId"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {**base, "areaId": "bad"},
+        code="VALIDATION",
+        field=["input", "areaId"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {**base, "parentId": gid("Area", world.a.id)},
+        code="VALIDATION",
+        field=["input", "parentId"],
+    )
 
 
 async def test_duplicate_credit_code_is_a_conflict(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
-    first = await call(world.coordinator_a, *CREATE, "organization { id }",
-                       name="第一家", kind="SOCIAL_ORGANIZATION", areaId=gid("Area", world.a.id),
-                       creditCode=CODE)
+    first = await call(
+        world.coordinator_a,
+        *CREATE,
+        "organization { id }",
+        name="第一家",
+        kind="SOCIAL_ORGANIZATION",
+        areaId=gid("Area", world.a.id),
+        creditCode=CODE,
+    )
     assert first["userErrors"] == []
 
-    await assert_refused(world.coordinator_a, sessionmaker, *CREATE, "organization",
-                         {"name": "第二家", "kind": "SOCIAL_ORGANIZATION",
-                          "areaId": gid("Area", world.grid_a.id), "creditCode": CODE},
-                         code="CONFLICT", field=["input", "creditCode"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *CREATE,
+        "organization",
+        {
+            "name": "第二家",
+            "kind": "SOCIAL_ORGANIZATION",
+            "areaId": gid("Area", world.grid_a.id),
+            "creditCode": CODE,
+        },
+        code="CONFLICT",
+        field=["input", "creditCode"],
+    )
 
 
 # ---------------------------------------------------------------- updateOrganization
@@ -198,20 +279,27 @@ UPDATE = ("updateOrganization", "UpdateOrganizationInput")
 
 async def test_member_updates_their_own_organization(world: World) -> None:
     result = await call(
-        world.member_a, *UPDATE, ORG, id=gid("Organization", world.org_a2.id),
-        name="阳光志愿服务队", serviceAreas=[
-            {"areaId": gid("Area", world.grid_a.id), "categoryCodes": ["volunteering"]}],
+        world.member_a,
+        *UPDATE,
+        ORG,
+        id=gid("Organization", world.org_a2.id),
+        name="阳光志愿服务队",
+        serviceAreas=[{"areaId": gid("Area", world.grid_a.id), "categoryCodes": ["volunteering"]}],
     )
 
     assert result["userErrors"] == []
     assert result["organization"]["name"] == "阳光志愿服务队"
-    assert [c["code"] for s in result["organization"]["serviceAreas"]
-            for c in s["categories"]] == ["volunteering"]
+    assert [c["code"] for s in result["organization"]["serviceAreas"] for c in s["categories"]] == [
+        "volunteering"
+    ]
 
 
 async def test_coordinator_moves_an_organization_under_a_parent(world: World) -> None:
     result = await call(
-        world.coordinator_a, *UPDATE, ORG, id=gid("Organization", world.org_a2.id),
+        world.coordinator_a,
+        *UPDATE,
+        ORG,
+        id=gid("Organization", world.org_a2.id),
         parentId=gid("Organization", world.org_a.id),
     )
 
@@ -222,42 +310,94 @@ async def test_coordinator_moves_an_organization_under_a_parent(world: World) ->
         id=gid("Organization", world.org_a.id),
     )
     assert parent["node"]["children"] == [
-        {"id": gid("Organization", world.org_a2.id), "name": "阳光志愿队"}]
+        {"id": gid("Organization", world.org_a2.id), "name": "阳光志愿队"}
+    ]
 
 
 async def test_update_organization_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     own, other_b = gid("Organization", world.org_a2.id), gid("Organization", world.org_b2.id)
     party_a = gid("Organization", world.org_a.id)
 
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "organization",
-                         {"id": other_b, "name": "改名"}, code="FORBIDDEN", field=None)
-    await assert_refused(world.member_a, sessionmaker, *UPDATE, "organization",
-                         {"id": party_a, "name": "改名"}, code="FORBIDDEN", field=None)
-    await assert_refused(world.member_a, sessionmaker, *UPDATE, "organization",
-                         {"id": own, "parentId": party_a},
-                         code="FORBIDDEN", field=["input", "parentId"])
-    await assert_refused(world.anonymous, sessionmaker, *UPDATE, "organization",
-                         {"id": own, "name": "改名"}, code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "organization",
-                         {"id": gid("Area", world.a.id), "name": "改名"},
-                         code="VALIDATION", field=["input", "id"])
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "organization",
-                         {"id": party_a, "parentId": party_a},
-                         code="VALIDATION", field=["input", "parentId"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": other_b, "name": "改名"},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.member_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": party_a, "name": "改名"},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.member_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": own, "parentId": party_a},
+        code="FORBIDDEN",
+        field=["input", "parentId"],
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": own, "name": "改名"},
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": gid("Area", world.a.id), "name": "改名"},
+        code="VALIDATION",
+        field=["input", "id"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {"id": party_a, "parentId": party_a},
+        code="VALIDATION",
+        field=["input", "parentId"],
+    )
 
 
 async def test_parent_cycle_is_refused(world: World, sessionmaker: Sessionmaker) -> None:
     # given the volunteer team placed under the party committee
-    moved = await call(world.coordinator_a, *UPDATE, "organization { id }",
-                       id=gid("Organization", world.org_a2.id),
-                       parentId=gid("Organization", world.org_a.id))
+    moved = await call(
+        world.coordinator_a,
+        *UPDATE,
+        "organization { id }",
+        id=gid("Organization", world.org_a2.id),
+        parentId=gid("Organization", world.org_a.id),
+    )
     assert moved["userErrors"] == []
 
     # when the committee would go under the team, then it is refused
-    await assert_refused(world.coordinator_a, sessionmaker, *UPDATE, "organization",
-                         {"id": gid("Organization", world.org_a.id),
-                          "parentId": gid("Organization", world.org_a2.id)},
-                         code="VALIDATION", field=["input", "parentId"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *UPDATE,
+        "organization",
+        {
+            "id": gid("Organization", world.org_a.id),
+            "parentId": gid("Organization", world.org_a2.id),
+        },
+        code="VALIDATION",
+        field=["input", "parentId"],
+    )
 
 
 # ---------------------------------------------------------------- linkOrganizations
@@ -268,23 +408,42 @@ LINK_ = ("linkOrganizations", "LinkOrganizationsInput")
 async def test_coordinator_links_two_organizations(world: World) -> None:
     party, team = gid("Organization", world.org_a.id), gid("Organization", world.org_a2.id)
 
-    result = await call(world.coordinator_a, *LINK_, LINK, kind="GUIDES", sourceId=party,
-                        targetId=team, since="2023-05-04")
+    result = await call(
+        world.coordinator_a,
+        *LINK_,
+        LINK,
+        kind="GUIDES",
+        sourceId=party,
+        targetId=team,
+        since="2023-05-04",
+    )
 
     assert result["userErrors"] == []
-    assert result["link"] == {"kind": "GUIDES", "since": "2023-05-04", "source": {"id": party},
-                              "target": {"id": team, "name": "阳光志愿队"}}
+    assert result["link"] == {
+        "kind": "GUIDES",
+        "since": "2023-05-04",
+        "source": {"id": party},
+        "target": {"id": team, "name": "阳光志愿队"},
+    }
     links = await world.coordinator_a.data(
         "query($id: ID!){ node(id: $id) { ... on Organization { links { kind source { id } "
-        "target { id } } } } }", id=team)
+        "target { id } } } } }",
+        id=team,
+    )
     assert links["node"]["links"] == [
-        {"kind": "GUIDES", "source": {"id": party}, "target": {"id": team}}]
+        {"kind": "GUIDES", "source": {"id": party}, "target": {"id": team}}
+    ]
 
 
 async def test_member_links_from_their_own_organization(world: World) -> None:
-    result = await call(world.member_a, *LINK_, LINK, kind="PARTNERS",
-                        sourceId=gid("Organization", world.org_a2.id),
-                        targetId=gid("Organization", world.org_b2.id))
+    result = await call(
+        world.member_a,
+        *LINK_,
+        LINK,
+        kind="PARTNERS",
+        sourceId=gid("Organization", world.org_a2.id),
+        targetId=gid("Organization", world.org_b2.id),
+    )
 
     assert result["userErrors"] == []
     assert result["link"]["target"]["name"] == "和平志愿队"
@@ -294,31 +453,71 @@ async def test_link_organizations_refusals(world: World, sessionmaker: Sessionma
     a, a2 = gid("Organization", world.org_a.id), gid("Organization", world.org_a2.id)
     b, b2 = gid("Organization", world.org_b.id), gid("Organization", world.org_b2.id)
 
-    await assert_refused(world.coordinator_a, sessionmaker, *LINK_, "link",
-                         {"kind": "GUIDES", "sourceId": b, "targetId": b2},
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.member_a, sessionmaker, *LINK_, "link",
-                         {"kind": "SUPPORTS", "sourceId": a, "targetId": a2},
-                         code="FORBIDDEN", field=None)
-    await assert_refused(world.anonymous, sessionmaker, *LINK_, "link",
-                         {"kind": "GUIDES", "sourceId": a, "targetId": a2},
-                         code="UNAUTHENTICATED", field=None)
-    await assert_refused(world.coordinator_a, sessionmaker, *LINK_, "link",
-                         {"kind": "GUIDES", "sourceId": a, "targetId": a},
-                         code="VALIDATION", field=["input", "targetId"])
-    await assert_refused(world.coordinator_a, sessionmaker, *LINK_, "link",
-                         {"kind": "GUIDES", "sourceId": a, "targetId": gid("Area", world.a.id)},
-                         code="VALIDATION", field=["input", "targetId"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *LINK_,
+        "link",
+        {"kind": "GUIDES", "sourceId": b, "targetId": b2},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.member_a,
+        sessionmaker,
+        *LINK_,
+        "link",
+        {"kind": "SUPPORTS", "sourceId": a, "targetId": a2},
+        code="FORBIDDEN",
+        field=None,
+    )
+    await assert_refused(
+        world.anonymous,
+        sessionmaker,
+        *LINK_,
+        "link",
+        {"kind": "GUIDES", "sourceId": a, "targetId": a2},
+        code="UNAUTHENTICATED",
+        field=None,
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *LINK_,
+        "link",
+        {"kind": "GUIDES", "sourceId": a, "targetId": a},
+        code="VALIDATION",
+        field=["input", "targetId"],
+    )
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *LINK_,
+        "link",
+        {"kind": "GUIDES", "sourceId": a, "targetId": gid("Area", world.a.id)},
+        code="VALIDATION",
+        field=["input", "targetId"],
+    )
 
 
 async def test_duplicate_link_is_a_conflict(world: World, sessionmaker: Sessionmaker) -> None:
-    link = {"kind": "FUNDS", "sourceId": gid("Organization", world.org_a.id),
-            "targetId": gid("Organization", world.org_b.id)}
+    link = {
+        "kind": "FUNDS",
+        "sourceId": gid("Organization", world.org_a.id),
+        "targetId": gid("Organization", world.org_b.id),
+    }
     first = await call(world.coordinator_a, *LINK_, "link { kind }", **link)
     assert first["userErrors"] == []
 
-    await assert_refused(world.coordinator_a, sessionmaker, *LINK_, "link", link,
-                         code="CONFLICT", field=["input", "kind"])
+    await assert_refused(
+        world.coordinator_a,
+        sessionmaker,
+        *LINK_,
+        "link",
+        link,
+        code="CONFLICT",
+        field=["input", "kind"],
+    )
 
 
 # ---------------------------------------------------------------- reads, on both read paths
@@ -349,11 +548,17 @@ async def test_node_returns_an_organization_and_a_category(
     reader: Api, sessionmaker: Sessionmaker
 ) -> None:
     city, community = await make_chain(sessionmaker, "CITY", "DISTRICT")
-    org = await make_org(sessionmaker, area=community, name="双流区妇联", kind="MASS_ORGANIZATION",
-                         serves={city.id: ["child_care"]})
+    org = await make_org(
+        sessionmaker,
+        area=community,
+        name="双流区妇联",
+        kind="MASS_ORGANIZATION",
+        serves={city.id: ["child_care"]},
+    )
     async with sessionmaker() as s:
         category_id = await s.scalar(
-            select(ServiceCategory.id).where(ServiceCategory.code == "child_care"))
+            select(ServiceCategory.id).where(ServiceCategory.code == "child_care")
+        )
     assert category_id is not None
     query = (
         "query($o: ID!, $c: ID!){ o: node(id: $o) { __typename id ... on Organization { name kind "
@@ -361,17 +566,29 @@ async def test_node_returns_an_organization_and_a_category(
         "c: node(id: $c) { __typename id ... on ServiceCategory { code name } } }"
     )
 
-    data = await reader.data(query, o=gid("Organization", org.id),
-                             c=gid("ServiceCategory", category_id))
+    data = await reader.data(
+        query, o=gid("Organization", org.id), c=gid("ServiceCategory", category_id)
+    )
 
     assert data["o"] == {
-        "__typename": "Organization", "id": gid("Organization", org.id), "name": "双流区妇联",
-        "kind": "MASS_ORGANIZATION", "area": {"id": gid("Area", community.id)},
-        "serviceAreas": [{"area": {"id": gid("Area", city.id)}, "categories": [
-            {"id": gid("ServiceCategory", category_id), "code": "child_care"}]}],
+        "__typename": "Organization",
+        "id": gid("Organization", org.id),
+        "name": "双流区妇联",
+        "kind": "MASS_ORGANIZATION",
+        "area": {"id": gid("Area", community.id)},
+        "serviceAreas": [
+            {
+                "area": {"id": gid("Area", city.id)},
+                "categories": [{"id": gid("ServiceCategory", category_id), "code": "child_care"}],
+            }
+        ],
     }
-    assert data["c"] == {"__typename": "ServiceCategory", "id": gid("ServiceCategory", category_id),
-                         "code": "child_care", "name": "儿童关爱"}
+    assert data["c"] == {
+        "__typename": "ServiceCategory",
+        "id": gid("ServiceCategory", category_id),
+        "code": "child_care",
+        "name": "儿童关爱",
+    }
 
 
 async def test_service_categories_list_the_taxonomy(reader: Api) -> None:
@@ -381,7 +598,8 @@ async def test_service_categories_list_the_taxonomy(reader: Api) -> None:
     assert {"elderly_care", "health", "legal_aid"} <= set(codes)
     assert len(codes) == len(set(codes))
     assert {"code": "elderly_care", "name": "养老服务"} in [
-        {"code": c["code"], "name": c["name"]} for c in data["serviceCategories"]]
+        {"code": c["code"], "name": c["name"]} for c in data["serviceCategories"]
+    ]
 
 
 async def test_organizations_filter_by_kind_area_subtree_and_chinese_search(
@@ -389,15 +607,19 @@ async def test_organizations_filter_by_kind_area_subtree_and_chinese_search(
 ) -> None:
     # given a city > district > street > community > grid, and organizations at several levels
     city, district, street, community, grid = await make_chain(
-        sessionmaker, "CITY", "DISTRICT", "STREET", "COMMUNITY", "GRID")
+        sessionmaker, "CITY", "DISTRICT", "STREET", "COMMUNITY", "GRID"
+    )
     other_district = await make_area(sessionmaker, level="DISTRICT", parent=city)
     in_grid = await make_org(sessionmaker, area=grid, name="网格志愿服务队", kind="VOLUNTEER_TEAM")
-    in_community = await make_org(sessionmaker, area=community, name="社区党委",
-                                  kind="PARTY_ORGANIZATION")
-    in_street = await make_org(sessionmaker, area=street, name="街道志愿者协会",
-                               kind="SOCIAL_ORGANIZATION")
-    elsewhere = await make_org(sessionmaker, area=other_district, name="区志愿服务队",
-                               kind="VOLUNTEER_TEAM")
+    in_community = await make_org(
+        sessionmaker, area=community, name="社区党委", kind="PARTY_ORGANIZATION"
+    )
+    in_street = await make_org(
+        sessionmaker, area=street, name="街道志愿者协会", kind="SOCIAL_ORGANIZATION"
+    )
+    elsewhere = await make_org(
+        sessionmaker, area=other_district, name="区志愿服务队", kind="VOLUNTEER_TEAM"
+    )
     query = (
         "query($kind: OrganizationKind, $area: ID, $search: String){ "
         "organizations(kind: $kind, areaId: $area, search: $search) "
@@ -417,30 +639,33 @@ async def test_organizations_filter_by_kind_area_subtree_and_chinese_search(
     assert await ids(area=gid("Area", community.id)) == org_ids(in_grid, in_community)
     assert await ids(area=gid("Area", district.id)) == org_ids(in_grid, in_community, in_street)
     assert await ids(area=gid("Area", city.id)) == org_ids(
-        in_grid, in_community, in_street, elsewhere)
+        in_grid, in_community, in_street, elsewhere
+    )
     # and kind and Chinese search narrow it down
     assert await ids(kind="VOLUNTEER_TEAM") == org_ids(in_grid, elsewhere)
     assert await ids(search="志愿") == org_ids(in_grid, in_street, elsewhere)
     assert await ids(search="志愿", area=gid("Area", district.id)) == org_ids(in_grid, in_street)
-    assert await ids(search="志愿服务队", kind="VOLUNTEER_TEAM",
-                     area=gid("Area", other_district.id)) == org_ids(elsewhere)
+    assert await ids(
+        search="志愿服务队", kind="VOLUNTEER_TEAM", area=gid("Area", other_district.id)
+    ) == org_ids(elsewhere)
     assert await ids(search="党委") == org_ids(in_community)
     assert await ids(search="居委会") == []
 
 
-async def test_organizations_search_by_credit_code(
-    reader: Api, sessionmaker: Sessionmaker
-) -> None:
+async def test_organizations_search_by_credit_code(reader: Api, sessionmaker: Sessionmaker) -> None:
     area = await make_area(sessionmaker, level="CITY")
     org = await make_org(sessionmaker, area=area, name="登记过的")
     await make_org(sessionmaker, area=area, name="没登记的")
     async with sessionmaker() as s, s.begin():
-        await s.execute(text("UPDATE organizations SET credit_code = :c WHERE id = :i"),
-                        {"c": CODE, "i": org.id})
+        await s.execute(
+            text("UPDATE organizations SET credit_code = :c WHERE id = :i"),
+            {"c": CODE, "i": org.id},
+        )
 
     data = await reader.data(
         "query($s: String){ organizations(search: $s) { edges { node { name creditCode } } } }",
-        s=CODE.lower())
+        s=CODE.lower(),
+    )
 
     assert data["organizations"]["edges"] == [{"node": {"name": "登记过的", "creditCode": CODE}}]
 
@@ -484,7 +709,8 @@ async def test_organizations_refuse_bad_arguments(reader: Api) -> None:
 
 async def test_organizations_under_an_unknown_area_is_not_found(reader: Api) -> None:
     body = await reader(
-        "query($a: ID){ organizations(areaId: $a) { totalCount } }", a=gid("Area", 123_456))
+        "query($a: ID){ organizations(areaId: $a) { totalCount } }", a=gid("Area", 123_456)
+    )
 
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -34,7 +34,10 @@ def test_nodes_carry_label_type_and_kind() -> None:
     assert set(g.nodes) == {area_key(a.id) for a in AREAS} | {org_key(o.id) for o in ORGS}
     assert g.nodes["Area:2"] == {"label": "阳光社区", "type": "Area", "kind": "COMMUNITY"}
     assert g.nodes["Organization:12"] == {
-        "label": "夕阳红志愿队", "type": "Organization", "kind": "VOLUNTEER_TEAM"}
+        "label": "夕阳红志愿队",
+        "type": "Organization",
+        "kind": "VOLUNTEER_TEAM",
+    }
 
 
 def test_edges_point_from_part_to_whole_and_along_ties() -> None:

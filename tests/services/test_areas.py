@@ -82,11 +82,20 @@ async def test_grid_may_sit_under_a_community(sessionmaker: Sessionmaker) -> Non
     actor = await coordinator_of(sessionmaker, city)
 
     # when they add a grid under the community
-    grid = await run(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="  第一 网格 ", level=AreaLevel.GRID, parent_id=community.id,
-        code="G-001", counts=svc.AreaCounts(households=120, population=300,
-                                            vulnerable={"ELDERLY_LIVING_ALONE": 7}),
-    ))
+    grid = await run(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s,
+            actor=actor,
+            name="  第一 网格 ",
+            level=AreaLevel.GRID,
+            parent_id=community.id,
+            code="G-001",
+            counts=svc.AreaCounts(
+                households=120, population=300, vulnerable={"ELDERLY_LIVING_ALONE": 7}
+            ),
+        ),
+    )
 
     # then it is stored with the parent's path, a cleaned name, its counts and an audit entry
     async with sessionmaker() as s:
@@ -99,15 +108,22 @@ async def test_grid_may_sit_under_a_community(sessionmaker: Sessionmaker) -> Non
         entry = await s.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
         assert entry is not None
         assert (entry.action, entry.entity_id, entry.actor_id) == (
-            "createArea", f"Area:{grid.id}", actor.user_id)
+            "createArea",
+            f"Area:{grid.id}",
+            actor.user_id,
+        )
 
 
 async def test_grid_may_not_sit_under_a_city(sessionmaker: Sessionmaker) -> None:
     city = await make_area(sessionmaker, level="CITY")
     actor = await coordinator_of(sessionmaker, city)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="网格", level=AreaLevel.GRID, parent_id=city.id))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="网格", level=AreaLevel.GRID, parent_id=city.id
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "level"]
@@ -117,8 +133,12 @@ async def test_building_may_sit_directly_under_a_grid(sessionmaker: Sessionmaker
     grid = await make_area(sessionmaker, level="GRID")
     actor = await coordinator_of(sessionmaker, grid)
 
-    building = await run(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="1号楼", level=AreaLevel.BUILDING, parent_id=grid.id))
+    building = await run(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="1号楼", level=AreaLevel.BUILDING, parent_id=grid.id
+        ),
+    )
 
     assert building.level == "BUILDING"
     assert building.parent_id == grid.id
@@ -128,8 +148,12 @@ async def test_nothing_sits_under_a_building(sessionmaker: Sessionmaker) -> None
     building = await make_area(sessionmaker, level="BUILDING")
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="单元", level=AreaLevel.BUILDING, parent_id=building.id))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="单元", level=AreaLevel.BUILDING, parent_id=building.id
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "level"]
@@ -142,18 +166,22 @@ async def test_only_an_admin_creates_a_top_level_area(sessionmaker: Sessionmaker
     boss = await admin(sessionmaker)
 
     # when the coordinator tries to create a city, then it is refused
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=coordinator, name="新城", level=AreaLevel.CITY))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(s, actor=coordinator, name="新城", level=AreaLevel.CITY),
+    )
     assert error.code is ErrorCode.FORBIDDEN
 
     # and anonymously it needs a sign-in
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=None, name="新城", level=AreaLevel.CITY))
+    error = await refused(
+        sessionmaker, lambda s: svc.create_area(s, actor=None, name="新城", level=AreaLevel.CITY)
+    )
     assert error.code is ErrorCode.UNAUTHENTICATED
 
     # while the admin may
-    city = await run(sessionmaker, lambda s: svc.create_area(
-        s, actor=boss, name="新城", level=AreaLevel.CITY))
+    city = await run(
+        sessionmaker, lambda s: svc.create_area(s, actor=boss, name="新城", level=AreaLevel.CITY)
+    )
     assert (city.parent_id, city.path) == (None, f"/{city.id}/")
 
 
@@ -164,9 +192,17 @@ async def test_duplicate_code_is_a_conflict(sessionmaker: Sessionmaker) -> None:
     city = await make_area(sessionmaker, level="CITY", code="110000")
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="另一区", level=AreaLevel.DISTRICT, parent_id=city.id,
-        code=" 110000 "))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s,
+            actor=actor,
+            name="另一区",
+            level=AreaLevel.DISTRICT,
+            parent_id=city.id,
+            code=" 110000 ",
+        ),
+    )
 
     assert error.code is ErrorCode.CONFLICT
     assert error.field == ["input", "code"]
@@ -189,8 +225,12 @@ async def test_negative_counts_are_refused_with_their_field(
     city = await make_area(sessionmaker, level="CITY")
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=city.id, counts=counts))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=city.id, counts=counts
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == field
@@ -200,8 +240,12 @@ async def test_empty_name_is_refused(sessionmaker: Sessionmaker) -> None:
     city = await make_area(sessionmaker, level="CITY")
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name=" \t ", level=AreaLevel.DISTRICT, parent_id=city.id))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name=" \t ", level=AreaLevel.DISTRICT, parent_id=city.id
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "name"]
@@ -210,8 +254,12 @@ async def test_empty_name_is_refused(sessionmaker: Sessionmaker) -> None:
 async def test_unknown_parent_is_not_found(sessionmaker: Sessionmaker) -> None:
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=987_654))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=987_654
+        ),
+    )
 
     assert error.code is ErrorCode.NOT_FOUND
     assert error.field == ["input", "parentId"]
@@ -224,15 +272,27 @@ async def test_update_area_changes_name_code_and_counts(sessionmaker: Sessionmak
     city, district = await make_chain(sessionmaker, "CITY", "DISTRICT")
     actor = await coordinator_of(sessionmaker, city)
 
-    await run(sessionmaker, lambda s: svc.update_area(
-        s, actor=actor, area_id=district.id, name="宝山区", code="310113",
-        counts=svc.AreaCounts(households=5000, vulnerable={"MOBILE_POPULATION": 40})))
+    await run(
+        sessionmaker,
+        lambda s: svc.update_area(
+            s,
+            actor=actor,
+            area_id=district.id,
+            name="宝山区",
+            code="310113",
+            counts=svc.AreaCounts(households=5000, vulnerable={"MOBILE_POPULATION": 40}),
+        ),
+    )
 
     async with sessionmaker() as s:
         stored = await s.get(Area, district.id)
         assert stored is not None
         assert (stored.name, stored.code, stored.households, stored.mobile_population) == (
-            "宝山区", "310113", 5000, 40)
+            "宝山区",
+            "310113",
+            5000,
+            40,
+        )
         assert stored.population == district.population  # untouched
         actions = (await s.scalars(select(AuditEntry.action))).all()
         assert actions == ["updateArea"]
@@ -245,12 +305,14 @@ async def test_update_area_may_keep_its_own_code_but_not_take_another(
     district = await make_area(sessionmaker, level="DISTRICT", parent=city, code="B1")
     actor = await admin(sessionmaker)
 
-    same = await run(sessionmaker, lambda s: svc.update_area(
-        s, actor=actor, area_id=district.id, code="B1"))
+    same = await run(
+        sessionmaker, lambda s: svc.update_area(s, actor=actor, area_id=district.id, code="B1")
+    )
     assert same.code == "B1"
 
-    error = await refused(sessionmaker, lambda s: svc.update_area(
-        s, actor=actor, area_id=district.id, code="A1"))
+    error = await refused(
+        sessionmaker, lambda s: svc.update_area(s, actor=actor, area_id=district.id, code="A1")
+    )
     assert error.code is ErrorCode.CONFLICT
     assert error.field == ["input", "code"]
 
@@ -259,8 +321,12 @@ async def test_update_area_refuses_a_negative_count(sessionmaker: Sessionmaker) 
     city = await make_area(sessionmaker, level="CITY")
     actor = await admin(sessionmaker)
 
-    error = await refused(sessionmaker, lambda s: svc.update_area(
-        s, actor=actor, area_id=city.id, counts=svc.AreaCounts(population=-1)))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.update_area(
+            s, actor=actor, area_id=city.id, counts=svc.AreaCounts(population=-1)
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "population"]
@@ -295,8 +361,9 @@ async def test_delete_removes_a_leaf_and_its_neighbour_pairs(sessionmaker: Sessi
     a = await make_area(sessionmaker, level="GRID", parent=community)
     b = await make_area(sessionmaker, level="GRID", parent=community)
     actor = await coordinator_of(sessionmaker, community)
-    await run(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=a.id, neighbor_ids=[b.id]))
+    await run(
+        sessionmaker, lambda s: svc.set_neighbors(s, actor=actor, area_id=a.id, neighbor_ids=[b.id])
+    )
 
     # when grid a is deleted
     deleted = await run(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=a.id))
@@ -331,8 +398,10 @@ async def test_neighbours_are_symmetric_and_replaced(sessionmaker: Sessionmaker)
     actor = await coordinator_of(sessionmaker, community)
 
     # when A's neighbours are set to B and C
-    await run(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=a.id, neighbor_ids=[b.id, c.id, b.id]))
+    await run(
+        sessionmaker,
+        lambda s: svc.set_neighbors(s, actor=actor, area_id=a.id, neighbor_ids=[b.id, c.id, b.id]),
+    )
 
     # then both sides list each other
     assert await neighbour_ids(sessionmaker, a.id) == {b.id, c.id}
@@ -340,8 +409,9 @@ async def test_neighbours_are_symmetric_and_replaced(sessionmaker: Sessionmaker)
     assert await neighbour_ids(sessionmaker, c.id) == {a.id}
 
     # when they are replaced by D alone
-    await run(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=a.id, neighbor_ids=[d.id]))
+    await run(
+        sessionmaker, lambda s: svc.set_neighbors(s, actor=actor, area_id=a.id, neighbor_ids=[d.id])
+    )
 
     # then the old pairs are gone on both sides
     assert await neighbour_ids(sessionmaker, a.id) == {d.id}
@@ -350,8 +420,9 @@ async def test_neighbours_are_symmetric_and_replaced(sessionmaker: Sessionmaker)
     assert await neighbour_ids(sessionmaker, d.id) == {a.id}
 
     # and an empty list clears them
-    await run(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=a.id, neighbor_ids=[]))
+    await run(
+        sessionmaker, lambda s: svc.set_neighbors(s, actor=actor, area_id=a.id, neighbor_ids=[])
+    )
     assert await neighbour_ids(sessionmaker, a.id) == set()
     assert await neighbour_ids(sessionmaker, d.id) == set()
 
@@ -363,8 +434,12 @@ async def test_neighbours_must_be_of_the_same_level(sessionmaker: Sessionmaker) 
     courtyard = await make_area(sessionmaker, level="COURTYARD", parent=grid)
     actor = await coordinator_of(sessionmaker, community)
 
-    error = await refused(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=grid.id, neighbor_ids=[other.id, courtyard.id]))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.set_neighbors(
+            s, actor=actor, area_id=grid.id, neighbor_ids=[other.id, courtyard.id]
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "neighborIds", "1"]
@@ -377,10 +452,14 @@ async def test_an_area_cannot_neighbour_itself_or_a_missing_area(
     grid = await make_area(sessionmaker, level="GRID", parent=community)
     actor = await coordinator_of(sessionmaker, community)
 
-    itself = await refused(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=grid.id, neighbor_ids=[grid.id]))
-    missing = await refused(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=grid.id, neighbor_ids=[999_999]))
+    itself = await refused(
+        sessionmaker,
+        lambda s: svc.set_neighbors(s, actor=actor, area_id=grid.id, neighbor_ids=[grid.id]),
+    )
+    missing = await refused(
+        sessionmaker,
+        lambda s: svc.set_neighbors(s, actor=actor, area_id=grid.id, neighbor_ids=[999_999]),
+    )
 
     assert (itself.code, itself.field) == (ErrorCode.VALIDATION, ["input", "neighborIds"])
     assert (missing.code, missing.field) == (ErrorCode.NOT_FOUND, ["input", "neighborIds", "0"])
@@ -399,7 +478,11 @@ async def two_communities(sessionmaker: Sessionmaker) -> dict[str, Any]:
     grid_b = await make_area(sessionmaker, level="GRID", parent=b)
     leaf_b = await make_area(sessionmaker, level="GRID", parent=b)
     return {
-        "a": a, "b": b, "grid_a": grid_a, "grid_b": grid_b, "leaf_b": leaf_b,
+        "a": a,
+        "b": b,
+        "grid_a": grid_a,
+        "grid_b": grid_b,
+        "leaf_b": leaf_b,
         "actor": await coordinator_of(sessionmaker, a),
     }
 
@@ -410,12 +493,20 @@ async def test_coordinator_of_a_works_in_a(
     t = two_communities
     actor: Actor = t["actor"]
 
-    grid = await run(sessionmaker, lambda s: svc.create_area(
-        s, actor=actor, name="A2网格", level=AreaLevel.GRID, parent_id=t["a"].id))
-    await run(sessionmaker, lambda s: svc.set_neighbors(
-        s, actor=actor, area_id=grid.id, neighbor_ids=[t["grid_a"].id]))
-    await run(sessionmaker, lambda s: svc.update_area(
-        s, actor=actor, area_id=t["a"].id, name="A社区（新）"))
+    grid = await run(
+        sessionmaker,
+        lambda s: svc.create_area(
+            s, actor=actor, name="A2网格", level=AreaLevel.GRID, parent_id=t["a"].id
+        ),
+    )
+    await run(
+        sessionmaker,
+        lambda s: svc.set_neighbors(s, actor=actor, area_id=grid.id, neighbor_ids=[t["grid_a"].id]),
+    )
+    await run(
+        sessionmaker,
+        lambda s: svc.update_area(s, actor=actor, area_id=t["a"].id, name="A社区（新）"),
+    )
 
     assert await neighbour_ids(sessionmaker, t["grid_a"].id) == {grid.id}
 
@@ -431,13 +522,16 @@ async def test_coordinator_of_a_is_forbidden_in_b(
     actor: Actor = t["actor"]
     calls: dict[str, Call] = {
         "create": lambda s: svc.create_area(
-            s, actor=actor, name="B2网格", level=AreaLevel.GRID, parent_id=t["b"].id),
+            s, actor=actor, name="B2网格", level=AreaLevel.GRID, parent_id=t["b"].id
+        ),
         "update": lambda s: svc.update_area(s, actor=actor, area_id=t["b"].id, name="改名"),
         "delete": lambda s: svc.delete_area(s, actor=actor, area_id=t["leaf_b"].id),
         "neighbours_of_b": lambda s: svc.set_neighbors(
-            s, actor=actor, area_id=t["grid_b"].id, neighbor_ids=[t["grid_a"].id]),
+            s, actor=actor, area_id=t["grid_b"].id, neighbor_ids=[t["grid_a"].id]
+        ),
         "b_as_neighbour": lambda s: svc.set_neighbors(
-            s, actor=actor, area_id=t["grid_a"].id, neighbor_ids=[t["grid_b"].id]),
+            s, actor=actor, area_id=t["grid_a"].id, neighbor_ids=[t["grid_b"].id]
+        ),
     }
 
     error = await refused(sessionmaker, calls[attempt])
@@ -456,11 +550,13 @@ async def test_anonymous_caller_must_sign_in(
     t = two_communities
     calls: dict[str, Call] = {
         "create": lambda s: svc.create_area(
-            s, actor=None, name="网格", level=AreaLevel.GRID, parent_id=t["a"].id),
+            s, actor=None, name="网格", level=AreaLevel.GRID, parent_id=t["a"].id
+        ),
         "update": lambda s: svc.update_area(s, actor=None, area_id=t["a"].id, name="改名"),
         "delete": lambda s: svc.delete_area(s, actor=None, area_id=t["grid_a"].id),
         "neighbours": lambda s: svc.set_neighbors(
-            s, actor=None, area_id=t["grid_a"].id, neighbor_ids=[]),
+            s, actor=None, area_id=t["grid_a"].id, neighbor_ids=[]
+        ),
     }
 
     error = await refused(sessionmaker, calls[attempt])
@@ -476,8 +572,9 @@ async def test_organization_member_cannot_edit_areas(
     user = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org)
     member = Actor(user.id, (Grant(Role.ORGANIZATION_MEMBER, organization_id=org.id),))
 
-    error = await refused(sessionmaker, lambda s: svc.update_area(
-        s, actor=member, area_id=t["a"].id, name="改名"))
+    error = await refused(
+        sessionmaker, lambda s: svc.update_area(s, actor=member, area_id=t["a"].id, name="改名")
+    )
 
     assert error.code is ErrorCode.FORBIDDEN
 

@@ -119,23 +119,35 @@ async def test_create_organization_with_service_areas_and_credit_code(
     code = credit_code("91310113MA1GL2QX2")
 
     # when they register a social organization serving A's grid and A itself
-    org = await run(sessionmaker, lambda s: svc.create_organization(
-        s, actor=world["coordinator"], name=" 阳光 志愿者协会 ",
-        kind=OrganizationKind.SOCIAL_ORGANIZATION,
-        area_id=a.id, credit_code=code.lower(),
-        service_areas=[
-            ServiceAreaSpec(grid_a.id, ["elderly_care", "health", "elderly_care"]),
-            ServiceAreaSpec(a.id, ["volunteering"]),
-        ],
-    ))
+    org = await run(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=world["coordinator"],
+            name=" 阳光 志愿者协会 ",
+            kind=OrganizationKind.SOCIAL_ORGANIZATION,
+            area_id=a.id,
+            credit_code=code.lower(),
+            service_areas=[
+                ServiceAreaSpec(grid_a.id, ["elderly_care", "health", "elderly_care"]),
+                ServiceAreaSpec(a.id, ["volunteering"]),
+            ],
+        ),
+    )
 
     # then the profile, normalised code, area path and service areas are stored, and audited
     stored = await stored_org(sessionmaker, org.id)
     assert (stored.name, stored.kind, stored.credit_code) == (
-        "阳光 志愿者协会", "SOCIAL_ORGANIZATION", code)
+        "阳光 志愿者协会",
+        "SOCIAL_ORGANIZATION",
+        code,
+    )
     assert (stored.area_id, stored.area_path) == (a.id, a.path)
     assert await served(sessionmaker, org.id) == {
-        (grid_a.id, "elderly_care"), (grid_a.id, "health"), (a.id, "volunteering")}
+        (grid_a.id, "elderly_care"),
+        (grid_a.id, "health"),
+        (a.id, "volunteering"),
+    }
     async with sessionmaker() as s:
         entry = await s.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     assert entry is not None
@@ -145,9 +157,17 @@ async def test_create_organization_with_service_areas_and_credit_code(
 async def test_credit_code_with_a_wrong_check_character_is_refused(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
-    error = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=world["coordinator"], name="某协会", kind=OrganizationKind.SOCIAL_ORGANIZATION,
-        area_id=world["a"].id, credit_code=wrong_check_char("91310113MA1GL2QX2")))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=world["coordinator"],
+            name="某协会",
+            kind=OrganizationKind.SOCIAL_ORGANIZATION,
+            area_id=world["a"].id,
+            credit_code=wrong_check_char("91310113MA1GL2QX2"),
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "creditCode"]
@@ -157,9 +177,17 @@ async def test_credit_code_with_a_wrong_check_character_is_refused(
 async def test_malformed_credit_code_is_refused(
     sessionmaker: Sessionmaker, world: dict[str, Any], bad: str
 ) -> None:
-    error = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=world["coordinator"], name="某协会", kind=OrganizationKind.SOCIAL_ORGANIZATION,
-        area_id=world["a"].id, credit_code=bad))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=world["coordinator"],
+            name="某协会",
+            kind=OrganizationKind.SOCIAL_ORGANIZATION,
+            area_id=world["a"].id,
+            credit_code=bad,
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "creditCode"]
@@ -170,13 +198,29 @@ async def test_duplicate_credit_code_is_a_conflict(
 ) -> None:
     code = credit_code("52310000MJ0000001")
     actor = world["coordinator"]
-    await run(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="第一家", kind=OrganizationKind.SOCIAL_ORGANIZATION,
-        area_id=world["a"].id, credit_code=code))
+    await run(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=actor,
+            name="第一家",
+            kind=OrganizationKind.SOCIAL_ORGANIZATION,
+            area_id=world["a"].id,
+            credit_code=code,
+        ),
+    )
 
-    error = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="第二家", kind=OrganizationKind.SOCIAL_ORGANIZATION,
-        area_id=world["grid_a"].id, credit_code=code))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=actor,
+            name="第二家",
+            kind=OrganizationKind.SOCIAL_ORGANIZATION,
+            area_id=world["grid_a"].id,
+            credit_code=code,
+        ),
+    )
 
     assert error.code is ErrorCode.CONFLICT
     assert error.field == ["input", "creditCode"]
@@ -185,10 +229,17 @@ async def test_duplicate_credit_code_is_a_conflict(
 async def test_unknown_category_code_names_its_position(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
-    error = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=world["coordinator"], name="某协会", kind=OrganizationKind.VOLUNTEER_TEAM,
-        area_id=world["a"].id,
-        service_areas=[ServiceAreaSpec(world["grid_a"].id, ["elderly_care", "space_travel"])]))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=world["coordinator"],
+            name="某协会",
+            kind=OrganizationKind.VOLUNTEER_TEAM,
+            area_id=world["a"].id,
+            service_areas=[ServiceAreaSpec(world["grid_a"].id, ["elderly_care", "space_travel"])],
+        ),
+    )
 
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "serviceAreas", "0", "categoryCodes", "1"]
@@ -199,17 +250,37 @@ async def test_service_area_needs_a_known_area_and_a_category(
 ) -> None:
     actor, a = world["coordinator"], world["a"]
 
-    unknown = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="某协会", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id,
-        service_areas=[ServiceAreaSpec(a.id, ["health"]), ServiceAreaSpec(777_777, ["health"])]))
-    empty = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="某协会", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id,
-        service_areas=[ServiceAreaSpec(a.id, [])]))
+    unknown = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=actor,
+            name="某协会",
+            kind=OrganizationKind.VOLUNTEER_TEAM,
+            area_id=a.id,
+            service_areas=[ServiceAreaSpec(a.id, ["health"]), ServiceAreaSpec(777_777, ["health"])],
+        ),
+    )
+    empty = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=actor,
+            name="某协会",
+            kind=OrganizationKind.VOLUNTEER_TEAM,
+            area_id=a.id,
+            service_areas=[ServiceAreaSpec(a.id, [])],
+        ),
+    )
 
     assert (unknown.code, unknown.field) == (
-        ErrorCode.NOT_FOUND, ["input", "serviceAreas", "1", "areaId"])
+        ErrorCode.NOT_FOUND,
+        ["input", "serviceAreas", "1", "areaId"],
+    )
     assert (empty.code, empty.field) == (
-        ErrorCode.VALIDATION, ["input", "serviceAreas", "0", "categoryCodes"])
+        ErrorCode.VALIDATION,
+        ["input", "serviceAreas", "0", "categoryCodes"],
+    )
 
 
 async def test_create_organization_checks_name_area_and_parent(
@@ -217,13 +288,29 @@ async def test_create_organization_checks_name_area_and_parent(
 ) -> None:
     actor, a = world["coordinator"], world["a"]
 
-    no_name = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="   ", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id))
-    no_area = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="队", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=555_555))
-    no_parent = await refused(sessionmaker, lambda s: svc.create_organization(
-        s, actor=actor, name="队", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id,
-        parent_id=555_555))
+    no_name = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s, actor=actor, name="   ", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id
+        ),
+    )
+    no_area = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s, actor=actor, name="队", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=555_555
+        ),
+    )
+    no_parent = await refused(
+        sessionmaker,
+        lambda s: svc.create_organization(
+            s,
+            actor=actor,
+            name="队",
+            kind=OrganizationKind.VOLUNTEER_TEAM,
+            area_id=a.id,
+            parent_id=555_555,
+        ),
+    )
 
     assert (no_name.code, no_name.field) == (ErrorCode.VALIDATION, ["input", "name"])
     assert (no_area.code, no_area.field) == (ErrorCode.NOT_FOUND, ["input", "areaId"])
@@ -239,25 +326,33 @@ async def test_update_replaces_service_areas_and_clears_credit_code(
     a, grid_a = world["a"], world["grid_a"]
     org = await make_org(sessionmaker, area=a, serves={grid_a.id: ["health"]})
 
-    await run(sessionmaker, lambda s: svc.update_organization(
-        s, actor=world["coordinator"], organization_id=org.id, name="新名字",
-        credit_code=credit_code("91310113MA1GL2QX2"),
-        service_areas=[ServiceAreaSpec(a.id, ["legal_aid"])]))
+    await run(
+        sessionmaker,
+        lambda s: svc.update_organization(
+            s,
+            actor=world["coordinator"],
+            organization_id=org.id,
+            name="新名字",
+            credit_code=credit_code("91310113MA1GL2QX2"),
+            service_areas=[ServiceAreaSpec(a.id, ["legal_aid"])],
+        ),
+    )
     assert await served(sessionmaker, org.id) == {(a.id, "legal_aid")}
     assert (await stored_org(sessionmaker, org.id)).name == "新名字"
 
-    await run(sessionmaker, lambda s: svc.update_organization(
-        s, actor=world["coordinator"], organization_id=org.id, credit_code="",
-        service_areas=[]))
+    await run(
+        sessionmaker,
+        lambda s: svc.update_organization(
+            s, actor=world["coordinator"], organization_id=org.id, credit_code="", service_areas=[]
+        ),
+    )
     stored = await stored_org(sessionmaker, org.id)
     assert stored.credit_code is None
     assert stored.name == "新名字"
     assert await served(sessionmaker, org.id) == set()
 
 
-async def test_parent_cycles_are_refused(
-    sessionmaker: Sessionmaker, world: dict[str, Any]
-) -> None:
+async def test_parent_cycles_are_refused(sessionmaker: Sessionmaker, world: dict[str, Any]) -> None:
     # given A is the parent of B, and B the parent of C
     a_org = await make_org(sessionmaker, area=world["a"], kind="PARTY_ORGANIZATION")
     b_org = await make_org(sessionmaker, area=world["a"], kind="PARTY_ORGANIZATION", parent=a_org)
@@ -266,14 +361,22 @@ async def test_parent_cycles_are_refused(
 
     # when B, C or A itself would become A's parent, then it is refused
     for new_parent in (b_org, c_org, a_org):
-        error = await refused(sessionmaker, lambda s, p=new_parent: svc.update_organization(
-            s, actor=actor, organization_id=a_org.id, parent_id=p.id))
+        error = await refused(
+            sessionmaker,
+            lambda s, p=new_parent: svc.update_organization(
+                s, actor=actor, organization_id=a_org.id, parent_id=p.id
+            ),
+        )
         assert error.code is ErrorCode.VALIDATION
         assert error.field == ["input", "parentId"]
 
     # while moving C directly under A is fine
-    await run(sessionmaker, lambda s: svc.update_organization(
-        s, actor=actor, organization_id=c_org.id, parent_id=a_org.id))
+    await run(
+        sessionmaker,
+        lambda s: svc.update_organization(
+            s, actor=actor, organization_id=c_org.id, parent_id=a_org.id
+        ),
+    )
     assert (await stored_org(sessionmaker, c_org.id)).parent_id == a_org.id
 
 
@@ -286,19 +389,32 @@ async def test_member_updates_own_organization_only(
     member = await member_of(sessionmaker, own)
 
     # a member may rename their own organization
-    await run(sessionmaker, lambda s: svc.update_organization(
-        s, actor=member, organization_id=own.id, name="改过的",
-        service_areas=[ServiceAreaSpec(world["grid_a"].id, ["culture_sports"])]))
+    await run(
+        sessionmaker,
+        lambda s: svc.update_organization(
+            s,
+            actor=member,
+            organization_id=own.id,
+            name="改过的",
+            service_areas=[ServiceAreaSpec(world["grid_a"].id, ["culture_sports"])],
+        ),
+    )
     assert (await stored_org(sessionmaker, own.id)).name == "改过的"
 
     # but not another organization
-    error = await refused(sessionmaker, lambda s: svc.update_organization(
-        s, actor=member, organization_id=other.id, name="抢过来"))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.update_organization(s, actor=member, organization_id=other.id, name="抢过来"),
+    )
     assert error.code is ErrorCode.FORBIDDEN
 
     # nor move their own organization under a parent
-    error = await refused(sessionmaker, lambda s: svc.update_organization(
-        s, actor=member, organization_id=own.id, parent_id=committee.id))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.update_organization(
+            s, actor=member, organization_id=own.id, parent_id=committee.id
+        ),
+    )
     assert (error.code, error.field) == (ErrorCode.FORBIDDEN, ["input", "parentId"])
     assert (await stored_org(sessionmaker, own.id)).parent_id is None
 
@@ -313,19 +429,39 @@ async def test_link_organizations_records_the_tie_once(
     ngo = await make_org(sessionmaker, area=world["b"])
     actor = world["coordinator"]
 
-    link = await run(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=actor, kind=LinkKind.GUIDES, source_id=party.id, target_id=ngo.id,
-        since=date(2024, 3, 1)))
+    link = await run(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s,
+            actor=actor,
+            kind=LinkKind.GUIDES,
+            source_id=party.id,
+            target_id=ngo.id,
+            since=date(2024, 3, 1),
+        ),
+    )
     assert (link.kind, link.source_id, link.target_id, link.since) == (
-        "GUIDES", party.id, ngo.id, date(2024, 3, 1))
+        "GUIDES",
+        party.id,
+        ngo.id,
+        date(2024, 3, 1),
+    )
 
-    duplicate = await refused(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=actor, kind=LinkKind.GUIDES, source_id=party.id, target_id=ngo.id))
+    duplicate = await refused(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s, actor=actor, kind=LinkKind.GUIDES, source_id=party.id, target_id=ngo.id
+        ),
+    )
     assert duplicate.code is ErrorCode.CONFLICT
 
     # another kind of tie between the same two is a different link
-    await run(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=actor, kind=LinkKind.SUPPORTS, source_id=party.id, target_id=ngo.id))
+    await run(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s, actor=actor, kind=LinkKind.SUPPORTS, source_id=party.id, target_id=ngo.id
+        ),
+    )
     async with sessionmaker() as s:
         kinds = (await s.scalars(select(OrganizationLink.kind).order_by(OrganizationLink.id))).all()
     assert kinds == ["GUIDES", "SUPPORTS"]
@@ -334,9 +470,16 @@ async def test_link_organizations_records_the_tie_once(
 async def test_self_link_is_refused(sessionmaker: Sessionmaker, world: dict[str, Any]) -> None:
     org = await make_org(sessionmaker, area=world["a"])
 
-    error = await refused(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=world["coordinator"], kind=LinkKind.PARTNERS, source_id=org.id,
-        target_id=org.id))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s,
+            actor=world["coordinator"],
+            kind=LinkKind.PARTNERS,
+            source_id=org.id,
+            target_id=org.id,
+        ),
+    )
 
     assert (error.code, error.field) == (ErrorCode.VALIDATION, ["input", "targetId"])
 
@@ -346,9 +489,16 @@ async def test_link_to_a_missing_organization_is_not_found(
 ) -> None:
     org = await make_org(sessionmaker, area=world["a"])
 
-    error = await refused(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=world["coordinator"], kind=LinkKind.PARTNERS, source_id=org.id,
-        target_id=31_337))
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s,
+            actor=world["coordinator"],
+            kind=LinkKind.PARTNERS,
+            source_id=org.id,
+            target_id=31_337,
+        ),
+    )
 
     assert (error.code, error.field) == (ErrorCode.NOT_FOUND, ["input", "targetId"])
 
@@ -360,10 +510,18 @@ async def test_member_links_from_own_organization_only(
     other = await make_org(sessionmaker, area=world["a"])
     member = await member_of(sessionmaker, own)
 
-    await run(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=member, kind=LinkKind.PARTNERS, source_id=own.id, target_id=other.id))
-    error = await refused(sessionmaker, lambda s: svc.link_organizations(
-        s, actor=member, kind=LinkKind.PARTNERS, source_id=other.id, target_id=own.id))
+    await run(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s, actor=member, kind=LinkKind.PARTNERS, source_id=own.id, target_id=other.id
+        ),
+    )
+    error = await refused(
+        sessionmaker,
+        lambda s: svc.link_organizations(
+            s, actor=member, kind=LinkKind.PARTNERS, source_id=other.id, target_id=own.id
+        ),
+    )
 
     assert error.code is ErrorCode.FORBIDDEN
 
@@ -382,14 +540,21 @@ async def test_coordinator_of_a_is_forbidden_in_b(
     actor: Actor = world["coordinator"]
     calls: dict[str, Call] = {
         "create": lambda s: svc.create_organization(
-            s, actor=actor, name="越界", kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=world["grid_b"].id),
+            s,
+            actor=actor,
+            name="越界",
+            kind=OrganizationKind.VOLUNTEER_TEAM,
+            area_id=world["grid_b"].id,
+        ),
         "update": lambda s: svc.update_organization(
-            s, actor=actor, organization_id=in_b.id, name="越界"),
+            s, actor=actor, organization_id=in_b.id, name="越界"
+        ),
         "move": lambda s: svc.update_organization(
-            s, actor=actor, organization_id=in_b.id, parent_id=in_a.id),
+            s, actor=actor, organization_id=in_b.id, parent_id=in_a.id
+        ),
         "link": lambda s: svc.link_organizations(
-            s, actor=actor, kind=LinkKind.SUPPORTS, source_id=in_b.id, target_id=other_b.id),
+            s, actor=actor, kind=LinkKind.SUPPORTS, source_id=in_b.id, target_id=other_b.id
+        ),
     }
 
     # when A's coordinator acts on B, then it is forbidden and nothing changed
@@ -408,12 +573,14 @@ async def test_anonymous_caller_must_sign_in(
     other = await make_org(sessionmaker, area=world["a"])
     calls: dict[str, Call] = {
         "create": lambda s: svc.create_organization(
-            s, actor=None, name="匿名", kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=world["a"].id),
+            s, actor=None, name="匿名", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=world["a"].id
+        ),
         "update": lambda s: svc.update_organization(
-            s, actor=None, organization_id=org.id, name="匿名"),
+            s, actor=None, organization_id=org.id, name="匿名"
+        ),
         "link": lambda s: svc.link_organizations(
-            s, actor=None, kind=LinkKind.PARTNERS, source_id=org.id, target_id=other.id),
+            s, actor=None, kind=LinkKind.PARTNERS, source_id=org.id, target_id=other.id
+        ),
     }
 
     error = await refused(sessionmaker, calls[attempt])

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.db import unit_of_work
 from gridweave.errors import Conflict, DomainError, ErrorCode
 from gridweave.schema.common import GqlInfo, UserError
+from gridweave.services.access import require_actor
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,12 @@ async def mutate(
     payload: Callable[..., P],
     work: Callable[[AsyncSession], Awaitable[P]],
 ) -> P:
-    """Run ``work`` in one transaction; any refusal rolls everything back and becomes userErrors."""
+    """Run ``work`` in one transaction; any refusal rolls everything back and becomes userErrors.
+
+    Every mutation but ``login`` runs through here, so an anonymous caller is refused before any
+    input is looked at; the services then check role and scope."""
     try:
+        require_actor(info.context.actor)
         async with unit_of_work(info.context.sessionmaker) as session:
             return await work(session)
     except DomainError as e:

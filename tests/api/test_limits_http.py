@@ -1,0 +1,51 @@
+"""The limits hold on the served endpoint too, for a signed-in caller, whichever read path would
+have answered: each hostile query is refused with a message that names its limit."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gridweave.db import Sessionmaker
+from gridweave.settings import Settings
+from tests.factories import Api, make_user, token_for
+
+
+def nested(levels: int) -> str:
+    inner = "id"
+    for _ in range(levels):
+        inner = f"children(first: 100) {{ edges {{ node {{ {inner} }} }} }}"
+    return f"{{ areas(first: 100) {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("{ areas { edges { node { " + "parent { " * 20 + "id" + " }" * 20 + " } } } }", "depth"),
+        ("{ " + " ".join(f"a{i}: __typename" for i in range(500)) + " }", "aliases"),
+        (nested(3), "cost"),
+    ],
+)
+async def test_hostile_queries_are_refused_naming_the_limit(
+    client: httpx.AsyncClient,
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+    query: str,
+    words: str,
+) -> None:
+    user = await make_user(sessionmaker, "ADMIN")
+
+    body = await Api(client, token_for(settings, user))(query)
+
+    assert body.get("data") is None
+    assert words in body["errors"][0]["message"].lower()
+
+
+async def test_oversized_body_and_form_posts_are_refused(client: httpx.AsyncClient) -> None:
+    big = await client.post("/graphql", json={"query": "{ __typename }", "pad": "x" * 300_000})
+    form = await client.post("/graphql", data={"query": "{ __typename }"})
+    get_mutation = await client.get("/graphql", params={"query": "mutation { __typename }"})
+
+    assert big.status_code == 413
+    assert form.status_code == 415
+    assert get_mutation.status_code in (400, 405)

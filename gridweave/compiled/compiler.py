@@ -23,6 +23,7 @@ from gridweave.compiled.selection import (
     fragments_of,
     pick_operation,
 )
+from gridweave.services.subtree import in_subtree_sql
 
 AREA_SCALARS = {
     "name": "name",
@@ -155,7 +156,8 @@ class Compiler:
             "organizations",
             "Organization",
             lambda t: (
-                f"{t}.area_path LIKE {a}.path || '%' AND ({kind} IS NULL OR {t}.kind = {kind})"
+                f"{in_subtree_sql(f'{t}.area_path', f'{a}.path')}"
+                f" AND ({kind} IS NULL OR {t}.kind = {kind})"
             ),
             self.organization,
         )
@@ -374,11 +376,12 @@ class Compiler:
         term = self.param(bind.search_term(args.get("search"), upper=True), "text")
         self.guards.append(f"({area} IS NULL OR EXISTS (SELECT 1 FROM areas WHERE id = {area}))")
 
+        area_path = f"(SELECT path FROM areas WHERE id = {area})"
+
         def where(t: str) -> str:
             return (
                 f"({kind} IS NULL OR {t}.kind = {kind})"
-                f" AND ({area} IS NULL OR {t}.area_path LIKE"
-                f" (SELECT path FROM areas WHERE id = {area}) || '%')"
+                f" AND ({area} IS NULL OR {in_subtree_sql(f'{t}.area_path', area_path)})"
                 f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.credit_code = {term})"
             )
 

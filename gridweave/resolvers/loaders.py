@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.services.subtree import in_subtree_sql
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -119,7 +120,8 @@ class Loaders:
                 session,
                 "SELECT p.k AS _key, o.* FROM unnest(CAST(:keys AS text[])) AS p(k)"
                 f" CROSS JOIN LATERAL (SELECT {ORG_COLS} FROM organizations"
-                " WHERE area_path LIKE p.k || '%' AND (CAST(:kind AS text) IS NULL OR kind = :kind)"
+                f" WHERE {in_subtree_sql('area_path', 'p.k')}"
+                " AND (CAST(:kind AS text) IS NULL OR kind = :kind)"
                 " AND id > :after ORDER BY id LIMIT :lim) o",
                 keys=paths,
                 kind=kind,
@@ -141,7 +143,7 @@ class Loaders:
             rows = await self._fetch(
                 session,
                 "SELECT p.k AS _key, (SELECT count(*) FROM organizations"
-                " WHERE area_path LIKE p.k || '%'"
+                f" WHERE {in_subtree_sql('area_path', 'p.k')}"
                 " AND (CAST(:kind AS text) IS NULL OR kind = :kind)) AS n"
                 " FROM unnest(CAST(:keys AS text[])) AS p(k)",
                 keys=paths,

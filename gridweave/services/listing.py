@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.models import Area, Organization
+from gridweave.services.subtree import in_subtree
 
 
 def like_pattern(term: str) -> str:
@@ -44,7 +45,7 @@ class OrganizationFilter:
         if self.kind:
             q = q.where(Organization.kind == self.kind)
         if self.area_path:
-            q = q.where(Organization.area_path.startswith(self.area_path, autoescape=True))
+            q = q.where(in_subtree(Organization.area_path, self.area_path))
         if self.search and self.search.strip():
             term = self.search.strip()
             q = q.where(

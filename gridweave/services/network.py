@@ -15,17 +15,19 @@ _AREAS = text(
     "SELECT id, name, level, parent_id FROM areas WHERE path LIKE :prefix"
     " AND length(path) - length(replace(path, '/', '')) <= :max_slashes ORDER BY id"
 )
+# Correlated lookups (one index probe per organization) rather than joins: a join lets the planner
+# hash the whole service-area table, which is 200,000 rows at city scale.
 _ORGS = text(
     "SELECT o.id, o.name, o.kind, o.area_id, o.parent_id,"
-    " coalesce(array_agg(DISTINCT s.area_id) FILTER (WHERE s.area_id IS NOT NULL), '{}') AS served"
-    " FROM organizations o LEFT JOIN organization_service_areas s ON s.organization_id = o.id"
-    " WHERE o.area_path LIKE :prefix"
+    " ARRAY(SELECT DISTINCT s.area_id FROM organization_service_areas s"
+    "       WHERE s.organization_id = o.id ORDER BY 1) AS served"
+    " FROM organizations o WHERE o.area_path LIKE :prefix"
     " AND length(o.area_path) - length(replace(o.area_path, '/', '')) <= :max_slashes"
-    " GROUP BY o.id ORDER BY o.id"
+    " ORDER BY o.id"
 )
 _LINKS = text(
-    "SELECT l.kind, l.source_id, l.target_id FROM organization_links l"
-    " JOIN organizations s ON s.id = l.source_id JOIN organizations t ON t.id = l.target_id"
+    "SELECT l.kind, l.source_id, l.target_id FROM organizations s"
+    " JOIN organization_links l ON l.source_id = s.id JOIN organizations t ON t.id = l.target_id"
     " WHERE s.area_path LIKE :prefix AND t.area_path LIKE :prefix"
     " AND length(s.area_path) - length(replace(s.area_path, '/', '')) <= :max_slashes"
     " AND length(t.area_path) - length(replace(t.area_path, '/', '')) <= :max_slashes"

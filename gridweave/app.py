@@ -21,9 +21,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
-from gridweave.db import make_engine, make_sessionmaker, prepare_database
+from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
+from gridweave.events import ChangeListener
 from gridweave.middleware import BodySizeLimit, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema import GridweaveSchema, build_schema, validation_rules
@@ -88,6 +90,11 @@ async def health(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     settings = settings or get_settings()
+    cache = (
+        ResponseCache(max_entries=settings.response_cache_entries)
+        if (settings.response_cache and settings.compiled_reads)
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -95,9 +102,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         engine: AsyncEngine = make_engine(url, settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        listener = ChangeListener(asyncpg_dsn(url))
+        if cache is not None:
+            listener.subscribe(cache.on_change)
+            listener.start()
+        app.state.listener = listener
         try:
             yield
         finally:
+            await listener.stop()
             await engine.dispose()
 
     app = Starlette(
@@ -115,7 +128,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     if settings.compiled_reads:
         reads = CompiledReads(schema._schema, validation_rules(settings))
         http = app.state.compiled_reads = CompiledFirst(
-            graphql, reads, settings, lambda: app.state.engine
+            graphql,
+            reads,
+            settings,
+            lambda: app.state.engine,
+            cache,
+            lambda: app.state.listener.connected.is_set(),
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))

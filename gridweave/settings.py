@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     max_network_nodes: int = 20_000
     compiled_reads: bool = True
+    response_cache: bool = False
+    response_cache_entries: int = 1_000
     log_level: str = "INFO"
     log_json: bool | None = None
 

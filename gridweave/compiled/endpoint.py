@@ -21,6 +21,7 @@ from graphql import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.compiler import CompiledQuery, compile_query
 from gridweave.compiled.selection import Fallback, pick_operation
 from gridweave.compiled.variables import coerce_variables
@@ -79,11 +80,15 @@ class CompiledFirst:
         reads: CompiledReads,
         settings: Settings,
         engine: Callable[[], AsyncEngine],
+        cache: ResponseCache | None = None,
+        listening: Callable[[], bool] = lambda: False,
     ) -> None:
         self.graphql = graphql
         self.reads = reads
         self.settings = settings
         self.engine = engine
+        self.cache = cache
+        self.listening = listening
         self.answered = 0
         self.passed_on = 0
 
@@ -133,7 +138,22 @@ class CompiledFirst:
             params = prepared.query.params(user_id, coerce_variables(prepared.operation, variables))
         except Fallback:
             return None
-        return await self._fetch(prepared.query.sql, params)
+        return await self._cached_fetch(prepared.query.sql, params, user_id)
+
+    async def _cached_fetch(self, sql: str, params: list[Any], user_id: int) -> bytes | None:
+        """Only while this process hears every change event may an answer be reused."""
+        cache = self.cache if self.cache is not None and self.listening() else None
+        if cache is None:
+            return await self._fetch(sql, params)
+        key = (sql, orjson.dumps(params[1:], default=str))
+        hit = cache.get(key, user_id)
+        if hit is not None:
+            return hit
+        generation = cache.generation
+        answer = await self._fetch(sql, params)
+        if answer is not None:
+            cache.put(key, user_id, answer, generation=generation)
+        return answer
 
     async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
         async with self.engine().connect() as conn:

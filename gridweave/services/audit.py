@@ -17,6 +17,7 @@ from gridweave.services.access import Actor
 
 # Any fixed number: the advisory lock that serializes appends to the chain.
 _CHAIN_LOCK = 7_301_994
+CHANGES_CHANNEL = "gridweave_changes"
 _SECRET_KEYS = frozenset({"password", "password_hash", "token", "secret"})
 
 
@@ -81,7 +82,15 @@ async def append(
     )
     session.add(entry)
     await session.flush()
+    await notify_change(session, action=action, entity_id=entity_id)
     return entry
+
+
+async def notify_change(session: AsyncSession, *, action: str, entity_id: str | None) -> None:
+    """Tell every gridweave process that data changed. PostgreSQL delivers the notification when
+    the transaction commits, and never when it rolls back."""
+    payload = orjson.dumps({"action": action, "entity": entity_id}).decode()
+    await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANGES_CHANNEL, "p": payload})
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,7 +126,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     graphql = GridweaveGraphQL(app.state, settings, schema)
     http: ASGIApp = graphql
     if settings.compiled_reads:
-        reads = CompiledReads(schema._schema, validation_rules(settings))
+        reads = CompiledReads(
+            schema._schema,
+            validation_rules(settings),
+            max_network_nodes=settings.max_network_nodes,
+        )
         http = app.state.compiled_reads = CompiledFirst(
             graphql,
             reads,

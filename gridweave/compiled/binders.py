@@ -107,3 +107,13 @@ def node_pk(node: ValueNode | None) -> Binder:
         return decoded[1] if decoded else None
 
     return bound
+
+
+def depth(node: ValueNode | None) -> Binder:
+    def bound(variables: Variables) -> int | None:
+        value = value_of(node, variables)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise Fallback("bad depth")
+        return value
+
+    return bound

@@ -15,6 +15,7 @@ from typing import Any
 from graphql import DocumentNode, FragmentDefinitionNode, SelectionSetNode
 
 from gridweave.compiled import binders as bind
+from gridweave.compiled.network import network_sql
 from gridweave.compiled.selection import (
     Binder,
     Fallback,
@@ -23,6 +24,7 @@ from gridweave.compiled.selection import (
     fragments_of,
     pick_operation,
 )
+from gridweave.compiled.sqljson import cursor, gid, json_list, json_object
 from gridweave.services.subtree import in_subtree_sql
 
 AREA_SCALARS = {
@@ -42,7 +44,6 @@ VULNERABLE = [
     ("MOBILE_POPULATION", "mobile_population"),
 ]
 _PLACEHOLDER = re.compile(r"\$(\d+)::")
-MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,28 +59,12 @@ class CompiledQuery:
         return [user_id, *(values[i] for i in self.used)]
 
 
-def gid(type_name: str, pk_sql: str) -> str:
-    return f"encode(convert_to('{type_name}:' || {pk_sql}, 'UTF8'), 'base64')"
-
-
-def cursor(pk_sql: str) -> str:
-    return f"encode(convert_to('cursor:' || {pk_sql}, 'UTF8'), 'base64')"
-
-
-def json_object(pairs: list[tuple[str, str]]) -> str:
-    if len(pairs) > MAX_KEYS:
-        raise Fallback("too many keys in one object")
-    inner = ", ".join(f"'{k}', {v}" for k, v in pairs)
-    return f"json_build_object({inner})"
-
-
-def json_list(item_sql: str, from_sql: str, order: str) -> str:
-    return f"coalesce((SELECT json_agg({item_sql} ORDER BY {order}) {from_sql}), '[]'::json)"
-
-
 class Compiler:
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(
+        self, fragments: dict[str, FragmentDefinitionNode], *, max_network_nodes: int = 20_000
+    ) -> None:
         self.fragments = fragments
+        self.max_network_nodes = max_network_nodes
         self.binders: list[Binder] = []
         self.guards: list[str] = []
         self._n = 0
@@ -346,6 +331,7 @@ class Compiler:
             "organizations": self.root_organizations,
             "serviceCategories": self.root_categories,
             "node": self.root_node,
+            "network": lambda sel: network_sql(self, sel),
             "__typename": lambda _: "'Query'",
         }
         if s.name not in handlers:
@@ -409,10 +395,12 @@ class Compiler:
         )
 
 
-def compile_query(doc: DocumentNode, operation_name: str | None) -> CompiledQuery:
+def compile_query(
+    doc: DocumentNode, operation_name: str | None, *, max_network_nodes: int = 20_000
+) -> CompiledQuery:
     """Raises Fallback for anything the compiled path does not cover."""
     operation = pick_operation(doc, operation_name)
-    compiler = Compiler(fragments_of(doc))
+    compiler = Compiler(fragments_of(doc), max_network_nodes=max_network_nodes)
     root = collect([operation.selection_set], {"Query"}, compiler.fragments)
     data = json_object([(s.key, compiler.root_field(s)) for s in root])
     guards = " AND ".join(["EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)", *compiler.guards])

@@ -42,9 +42,15 @@ class CompiledReads:
     document once; an LRU keeps the results, including 'not compilable'."""
 
     def __init__(
-        self, schema: GraphQLSchema, rules: Sequence[type[ASTValidationRule]], *, size: int = 512
+        self,
+        schema: GraphQLSchema,
+        rules: Sequence[type[ASTValidationRule]],
+        *,
+        size: int = 512,
+        max_network_nodes: int = 20_000,
     ) -> None:
         self.schema = schema
+        self.max_network_nodes = max_network_nodes
         self.rules = list(rules)
         self.size = size
         self._cache: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
@@ -65,7 +71,8 @@ class CompiledReads:
             doc = parse(query, max_tokens=5_000)
             if validate(self.schema, doc, self.rules):
                 return None
-            return Prepared(pick_operation(doc, operation_name), compile_query(doc, operation_name))
+            compiled = compile_query(doc, operation_name, max_network_nodes=self.max_network_nodes)
+            return Prepared(pick_operation(doc, operation_name), compiled)
         except (GraphQLError, Fallback, RecursionError) as e:
             log.debug("not compiled: %s", e)
             return None

@@ -70,3 +70,15 @@ def build_network(
         if g.has_node(s) and g.has_node(t):
             g.add_edge(s, t, kind=link.kind)
     return g
+
+
+def _position(key: str) -> tuple[int, int]:
+    type_name, _, pk = key.partition(":")
+    return (0 if type_name == "Area" else 1, int(pk))
+
+
+def ordered_edges(g: nx.MultiDiGraph) -> list[tuple[str, str, str]]:
+    """(source, target, kind) in a stable order: areas before organizations, then by id, then
+    kind. Both read paths answer in this order, so their answers compare equal."""
+    edges = [(s, t, str(d["kind"])) for s, t, d in g.edges(data=True)]
+    return sorted(edges, key=lambda e: (_position(e[0]), _position(e[1]), e[2]))

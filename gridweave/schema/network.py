@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import strawberry
 
+from gridweave.graph.network import ordered_edges
 from gridweave.schema.ids import encode_id
 
 
@@ -45,7 +46,7 @@ class Network:
                 for k, d in g.nodes(data=True)
             ],
             edges=[
-                NetworkEdge(source=_gid(s), target=_gid(t), kind=d["kind"])
-                for s, t, d in g.edges(data=True)
+                NetworkEdge(source=_gid(s), target=_gid(t), kind=kind)
+                for s, t, kind in ordered_edges(g)
             ],
         )

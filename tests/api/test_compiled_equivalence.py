@@ -76,6 +76,17 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
         {"org": "ORG"},
     ),
     ("""query($id: ID!) { node(id: $id) { id __typename } }""", {"id": "MISSING_AREA"}),
+    (
+        """query($a: ID!) { network(areaId: $a) { __typename nodes { id label type kind }
+            edges { source target kind } } }""",
+        {"a": "COMMUNITY"},
+    ),
+    (
+        """query($a: ID!, $d: Int) { g: network(areaId: $a, depth: $d) {
+            edges { kind to: target } nodes { __typename type id } } }""",
+        {"a": "STREET", "d": 1},
+    ),
+    ("""query($a: ID!) { network(areaId: $a, depth: 0) { nodes { label } } }""", {"a": "STREET"}),
 ]
 
 # Answered by strawberry (not compiled), and still equal: a type the compiled path leaves alone,
@@ -85,7 +96,8 @@ PASSED_ON: list[tuple[str, dict[str, Any]]] = [
     ("""query($n: Int) { areas(first: $n) { totalCount } }""", {"n": 101}),
     ("""{ areas(first: 2, after: "bad") { totalCount } }""", {}),
     ("""query($x: Boolean!) { areas(first: 2) { totalCount @include(if: $x) } }""", {"x": True}),
-    ("""{ network(areaId: "QXJlYTox", depth: 0) { nodes { id } } }""", {}),
+    ("""query($a: ID!) { network(areaId: $a) { nodes { id } } }""", {"a": "MISSING_AREA"}),
+    ("""query($a: ID!) { network(areaId: $a, depth: -1) { nodes { id } } }""", {"a": "STREET"}),
 ]
 
 

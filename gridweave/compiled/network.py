@@ -1,0 +1,125 @@
+"""``network(areaId, depth)`` as one SQL statement: the same nodes and edges as the networkx path
+(graph/network.py), in the same order (areas before organizations, by id; edges by source, target
+and kind)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gridweave.compiled import binders as bind
+from gridweave.compiled.selection import Fallback, Selection
+from gridweave.compiled.sqljson import json_object
+from gridweave.services.subtree import in_subtree_sql
+
+if TYPE_CHECKING:
+    from gridweave.compiled.compiler import Compiler
+
+
+def _slashes(column: str) -> str:
+    return f"(length({column}) - length(replace({column}, '/', '')))"
+
+
+def _members(area: str, depth: str) -> tuple[str, str, str]:
+    """The root CTE and the areas and organizations of the subtree, depth-limited."""
+    root = f"root AS (SELECT path, {_slashes('path')} AS slashes FROM areas WHERE id = {area})"
+    keep = f"({depth} IS NULL OR {{slashes}} <= root.slashes + {depth})"
+    areas = (
+        "na AS (SELECT x.id, x.name, x.level, x.parent_id FROM areas x, root"
+        f" WHERE {in_subtree_sql('x.path', 'root.path')}"
+        f" AND {keep.format(slashes=_slashes('x.path'))})"
+    )
+    orgs = (
+        "no AS (SELECT x.id, x.name, x.kind, x.area_id, x.parent_id FROM organizations x, root"
+        f" WHERE {in_subtree_sql('x.area_path', 'root.path')}"
+        f" AND {keep.format(slashes=_slashes('x.area_path'))})"
+    )
+    return root, areas, orgs
+
+
+EDGES = (
+    "ne AS ("
+    "SELECT 0 AS s_org, id AS s, 0 AS t_org, parent_id AS t, 'PARENT' AS kind FROM na"
+    " WHERE parent_id IN (SELECT id FROM na)"
+    " UNION ALL SELECT 1, id, 0, area_id, 'LOCATED_IN' FROM no"
+    " UNION ALL SELECT 1, id, 1, parent_id, 'PARENT' FROM no WHERE parent_id IN (SELECT id FROM no)"
+    " UNION ALL SELECT DISTINCT 1, s.organization_id, 0, s.area_id, 'SERVES'"
+    " FROM organization_service_areas s JOIN no ON no.id = s.organization_id"
+    " WHERE s.area_id IN (SELECT id FROM na)"
+    " UNION ALL SELECT 1, l.source_id, 1, l.target_id, l.kind FROM organization_links l"
+    " JOIN no ON no.id = l.source_id WHERE l.target_id IN (SELECT id FROM no))"
+)
+
+
+def _gid_by_flag(flag: str, pk: str) -> str:
+    type_name = f"CASE WHEN {flag} = 0 THEN 'Area' ELSE 'Organization' END"
+    return f"encode(convert_to({type_name} || ':' || {pk}, 'UTF8'), 'base64')"
+
+
+def _object(c: Compiler, s: Selection, type_name: str, values: dict[str, str]) -> str:
+    pairs = []
+    for f in c.fields(s, type_name):
+        if f.name == "__typename":
+            pairs.append((f.key, f"'{type_name}'"))
+        elif f.name in values:
+            pairs.append((f.key, values[f.name]))
+        else:
+            raise Fallback(f"{type_name}.{f.name}")
+    return json_object(pairs)
+
+
+def network_sql(c: Compiler, s: Selection) -> str:
+    area = c.param(bind.global_id(s.arguments.get("areaId"), "Area"), "bigint")
+    depth = c.param(bind.depth(s.arguments.get("depth")), "int")
+    root, areas, orgs = _members(area, depth)
+    c.guards.append(f"EXISTS (SELECT 1 FROM areas WHERE id = {area})")
+    size = "(SELECT count(*) FROM na) + (SELECT count(*) FROM no)"
+    c.guards.append(f"(WITH {root}, {areas}, {orgs} SELECT {size}) <= {c.max_network_nodes}")
+    parts = []
+    for f in c.fields(s, "Network"):
+        if f.name == "nodes":
+            node = _object(
+                c,
+                f,
+                "NetworkNode",
+                {
+                    "id": _gid_by_flag("n.t", "n.id"),
+                    "label": "n.label",
+                    "type": "n.type",
+                    "kind": "n.kind",
+                },
+            )
+            parts.append(
+                (
+                    f.key,
+                    (
+                        f"(SELECT coalesce(json_agg({node} ORDER BY n.t, n.id), '[]'::json) FROM ("
+                        "SELECT 0 AS t, id, name AS label, 'Area' AS type, level AS kind FROM na"
+                        " UNION ALL SELECT 1, id, name, 'Organization', kind FROM no) n)"
+                    ),
+                )
+            )
+        elif f.name == "edges":
+            edge = _object(
+                c,
+                f,
+                "NetworkEdge",
+                {
+                    "source": _gid_by_flag("e.s_org", "e.s"),
+                    "target": _gid_by_flag("e.t_org", "e.t"),
+                    "kind": "e.kind",
+                },
+            )
+            parts.append(
+                (
+                    f.key,
+                    (
+                        f"(SELECT coalesce(json_agg({edge} ORDER BY e.s_org, e.s, e.t_org, e.t,"
+                        " e.kind COLLATE \"C\"), '[]'::json) FROM ne e)"
+                    ),
+                )
+            )
+        elif f.name == "__typename":
+            parts.append((f.key, "'Network'"))
+        else:
+            raise Fallback(f"Network.{f.name}")
+    return f"(WITH {root}, {areas}, {orgs}, {EDGES} SELECT {json_object(parts)})"

@@ -412,7 +412,9 @@ async def test_lockout_after_repeated_failures_and_its_expiry(
     user = await make_user(sessionmaker, "AUDITOR", email="ann@example.org")
     now = datetime.now(UTC)
 
-    failures = [await sign_in(sessionmaker, settings, "ann@example.org", "wrong") for _ in range(3)]
+    failures = [
+        await sign_in(sessionmaker, settings, "ann@example.org", "wrong", now) for _ in range(3)
+    ]
     while_locked = await sign_in(sessionmaker, settings, "ann@example.org", PASSWORD, now)
     after_expiry = await sign_in(
         sessionmaker, settings, "ann@example.org", PASSWORD, now + timedelta(seconds=61)

@@ -31,7 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
-	$(PY) -m bench.readpath $(BENCH_ARGS)
+	bench/readpath $(BENCH_ARGS)
 
 schema: $(VENV)/.installed
 	@$(VENV)/bin/gridweave export-schema

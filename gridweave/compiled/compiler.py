@@ -59,6 +59,23 @@ class CompiledQuery:
         return [user_id, *(values[i] for i in self.used)]
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a connection pages over: a table and a condition on its alias. ``fenced`` keeps the
+    planner from walking the primary key in id order while it filters a subtree (it cannot
+    estimate a correlated path range): it reads the subtree by the path index, then sorts."""
+
+    table: str
+    where: Callable[[str], str]
+    fenced: bool = False
+
+    def page(self, t: str, after: str, limit: str, *, columns: str = "*") -> str:
+        rows = f"SELECT {columns} FROM {self.table} {t} WHERE {self.where(t)} AND {t}.id > {after}"
+        if self.fenced:
+            rows = f"SELECT * FROM ({rows} OFFSET 0) {t}"
+        return f"({rows} ORDER BY {t}.id LIMIT {limit})"
+
+
 class Compiler:
     def __init__(
         self, fragments: dict[str, FragmentDefinitionNode], *, max_network_nodes: int = 20_000
@@ -97,7 +114,7 @@ class Compiler:
             "parent": lambda: self.area_by_id(s.selection_sets, f"{a}.parent_id"),
             "neighbors": lambda: self.neighbors(s, a),
             "children": lambda: self.connection(
-                s, "areas", "Area", lambda t: f"{t}.parent_id = {a}.id", self.area
+                s, Rows("areas", lambda t: f"{t}.parent_id = {a}.id"), "Area", self.area
             ),
             "organizations": lambda: self.area_organizations(s, a),
         }
@@ -138,12 +155,15 @@ class Compiler:
         kind = self.param(bind.enum(s.arguments.get("kind"), bind.ORG_KINDS), "text")
         return self.connection(
             s,
-            "organizations",
-            "Organization",
-            lambda t: (
-                f"{in_subtree_sql(f'{t}.area_path', f'{a}.path')}"
-                f" AND ({kind} IS NULL OR {t}.kind = {kind})"
+            Rows(
+                "organizations",
+                lambda t: (
+                    f"{in_subtree_sql(f'{t}.area_path', f'{a}.path')}"
+                    f" AND ({kind} IS NULL OR {t}.kind = {kind})"
+                ),
+                fenced=True,
             ),
+            "Organization",
             self.organization,
         )
 
@@ -249,9 +269,8 @@ class Compiler:
     def connection(
         self,
         s: Selection,
-        table: str,
+        rows: Rows,
         node_type: str,
-        where: Callable[[str], str],
         node_obj: Callable[[list[SelectionSetNode], str], str],
     ) -> str:
         first = self.param(bind.first(s.arguments.get("first")), "int")
@@ -259,14 +278,14 @@ class Compiler:
         pairs: list[tuple[str, str]] = []
         for f in self.fields(s, f"{node_type}Connection"):
             if f.name == "edges":
-                pairs.append(
-                    (f.key, self.edges(f, table, node_type, where, node_obj, first, after))
-                )
+                pairs.append((f.key, self.edges(f, rows, node_type, node_obj, first, after)))
             elif f.name == "pageInfo":
-                pairs.append((f.key, self.page_info(f, table, where, first, after)))
+                pairs.append((f.key, self.page_info(f, rows, first, after)))
             elif f.name == "totalCount":
                 t = self.alias("t")
-                pairs.append((f.key, f"(SELECT count(*) FROM {table} {t} WHERE {where(t)})"))
+                pairs.append(
+                    (f.key, f"(SELECT count(*) FROM {rows.table} {t} WHERE {rows.where(t)})")
+                )
             elif f.name == "__typename":
                 pairs.append((f.key, f"'{node_type}Connection'"))
             else:
@@ -276,9 +295,8 @@ class Compiler:
     def edges(
         self,
         s: Selection,
-        table: str,
+        rows: Rows,
         node_type: str,
-        where: Callable[[str], str],
         node_obj: Callable[[list[SelectionSetNode], str], str],
         first: str,
         after: str,
@@ -294,16 +312,9 @@ class Compiler:
                 pairs.append((f.key, f"'{node_type}Edge'"))
             else:
                 raise Fallback(f"{node_type}Edge.{f.name}")
-        return json_list(
-            json_object(pairs),
-            f"FROM (SELECT * FROM {table} {t} WHERE {where(t)} AND {t}.id > {after}"
-            f" ORDER BY {t}.id LIMIT {first}) {t}",
-            f"{t}.id",
-        )
+        return json_list(json_object(pairs), f"FROM {rows.page(t, after, first)} {t}", f"{t}.id")
 
-    def page_info(
-        self, s: Selection, table: str, where: Callable[[str], str], first: str, after: str
-    ) -> str:
+    def page_info(self, s: Selection, rows: Rows, first: str, after: str) -> str:
         t, q = self.alias("t"), self.alias("q")
         in_page = f"FILTER (WHERE {q}.rn <= {first})"
         values = {
@@ -320,8 +331,7 @@ class Compiler:
             pairs.append((f.key, values[f.name]))
         return (
             f"(SELECT {json_object(pairs)} FROM (SELECT {t}.id, row_number() OVER (ORDER BY {t}.id)"
-            f" AS rn FROM (SELECT id FROM {table} {t} WHERE {where(t)} AND {t}.id > {after}"
-            f" ORDER BY {t}.id LIMIT {first} + 1) {t}) {q})"
+            f" AS rn FROM {rows.page(t, after, f'{first} + 1', columns='id')} {t}) {q})"
         )
 
     # ------------------------------------------------------------------ root fields
@@ -352,7 +362,7 @@ class Compiler:
                 f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.code = {term})"
             )
 
-        return self.connection(s, "areas", "Area", where, self.area)
+        return self.connection(s, Rows("areas", where), "Area", self.area)
 
     def root_organizations(self, s: Selection) -> str:
         args = s.arguments
@@ -371,7 +381,7 @@ class Compiler:
                 f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.credit_code = {term})"
             )
 
-        return self.connection(s, "organizations", "Organization", where, self.organization)
+        return self.connection(s, Rows("organizations", where), "Organization", self.organization)
 
     def root_categories(self, s: Selection) -> str:
         c = self.alias("c")

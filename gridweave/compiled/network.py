@@ -36,17 +36,20 @@ def _members(area: str, depth: str) -> tuple[str, str, str]:
     return root, areas, orgs
 
 
+# Service areas and links are probed per organization (OFFSET 0 keeps the planner from turning
+# the probes into hash joins over the whole tables: 200,000 service-area rows at city scale).
 EDGES = (
     "ne AS ("
     "SELECT 0 AS s_org, id AS s, 0 AS t_org, parent_id AS t, 'PARENT' AS kind FROM na"
     " WHERE parent_id IN (SELECT id FROM na)"
     " UNION ALL SELECT 1, id, 0, area_id, 'LOCATED_IN' FROM no"
     " UNION ALL SELECT 1, id, 1, parent_id, 'PARENT' FROM no WHERE parent_id IN (SELECT id FROM no)"
-    " UNION ALL SELECT DISTINCT 1, s.organization_id, 0, s.area_id, 'SERVES'"
-    " FROM organization_service_areas s JOIN no ON no.id = s.organization_id"
-    " WHERE s.area_id IN (SELECT id FROM na)"
-    " UNION ALL SELECT 1, l.source_id, 1, l.target_id, l.kind FROM organization_links l"
-    " JOIN no ON no.id = l.source_id WHERE l.target_id IN (SELECT id FROM no))"
+    " UNION ALL SELECT 1, no.id, 0, sa.area_id, 'SERVES' FROM no CROSS JOIN LATERAL"
+    " (SELECT DISTINCT area_id FROM organization_service_areas"
+    "  WHERE organization_id = no.id OFFSET 0) sa WHERE sa.area_id IN (SELECT id FROM na)"
+    " UNION ALL SELECT 1, no.id, 1, l.target_id, l.kind FROM no CROSS JOIN LATERAL"
+    " (SELECT target_id, kind FROM organization_links WHERE source_id = no.id OFFSET 0) l"
+    " WHERE l.target_id IN (SELECT id FROM no))"
 )
 
 

@@ -1,0 +1,3 @@
+from bench.readpath_lib.main import main
+
+raise SystemExit(main())

@@ -86,7 +86,7 @@ def make_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
+        max_overflow=settings.pool_overflow,
         pool_pre_ping=False,
         connect_args={
             "server_settings": {

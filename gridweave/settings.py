@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lockout_seconds: int = 300
 
-    pool_size: int = 10
+    pool_size: int = 20
+    pool_overflow: int = 5
     statement_timeout_ms: int = 15_000
 
     graphiql: bool | None = None
@@ -62,12 +63,16 @@ class Settings(BaseSettings):
             return self.secret_key
         if self.is_production:
             raise RuntimeError("GRIDWEAVE_SECRET_KEY must be set in production")
-        path = self.data_dir.resolve() / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return _development_key(self.data_dir.resolve() / "secret_key")
+
+
+@lru_cache
+def _development_key(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 @lru_cache

@@ -12,7 +12,7 @@ from gridweave.compiled.selection import Binder, Fallback, value_of
 from gridweave.errors import ValidationFailed
 from gridweave.models import AreaLevel, OrganizationKind
 from gridweave.schema.ids import decode_any, decode_cursor
-from gridweave.services.listing import like_pattern
+from gridweave.services.listing import like_pattern, uncased
 
 Variables = Mapping[str, Any]
 AREA_LEVELS = frozenset(level.value for level in AreaLevel)
@@ -115,5 +115,13 @@ def depth(node: ValueNode | None) -> Binder:
         if value is not None and (not isinstance(value, int) or value < 0):
             raise Fallback("bad depth")
         return value
+
+    return bound
+
+
+def search_uncased(node: ValueNode | None) -> Binder:
+    def bound(variables: Variables) -> bool:
+        term = _search(node, variables)
+        return bool(term) and uncased(term or "")
 
     return bound

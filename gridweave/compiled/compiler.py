@@ -76,6 +76,11 @@ class Rows:
         return f"({rows} ORDER BY {t}.id LIMIT {limit})"
 
 
+def name_contains_sql(column: str, pattern: str, plain: str) -> str:
+    """services.listing.name_contains, decided per request by a parameter."""
+    return f"(CASE WHEN {plain} THEN {column} LIKE {pattern} ELSE {column} ILIKE {pattern} END)"
+
+
 class Compiler:
     def __init__(
         self, fragments: dict[str, FragmentDefinitionNode], *, max_network_nodes: int = 20_000
@@ -354,12 +359,14 @@ class Compiler:
         parent = self.param(bind.global_id(args.get("parentId"), "Area"), "bigint")
         pattern = self.param(bind.search_pattern(args.get("search")), "text")
         term = self.param(bind.search_term(args.get("search"), upper=False), "text")
+        plain = self.param(bind.search_uncased(args.get("search")), "boolean")
 
         def where(t: str) -> str:
             return (
                 f"({level} IS NULL OR {t}.level = {level})"
                 f" AND ({parent} IS NULL OR {t}.parent_id = {parent})"
-                f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.code = {term})"
+                f" AND ({pattern} IS NULL OR {name_contains_sql(f'{t}.name', pattern, plain)}"
+                f" OR {t}.code = {term})"
             )
 
         return self.connection(s, Rows("areas", where), "Area", self.area)
@@ -370,6 +377,7 @@ class Compiler:
         area = self.param(bind.global_id(args.get("areaId"), "Area"), "bigint")
         pattern = self.param(bind.search_pattern(args.get("search")), "text")
         term = self.param(bind.search_term(args.get("search"), upper=True), "text")
+        plain = self.param(bind.search_uncased(args.get("search")), "boolean")
         self.guards.append(f"({area} IS NULL OR EXISTS (SELECT 1 FROM areas WHERE id = {area}))")
 
         area_path = f"(SELECT path FROM areas WHERE id = {area})"
@@ -378,7 +386,8 @@ class Compiler:
             return (
                 f"({kind} IS NULL OR {t}.kind = {kind})"
                 f" AND ({area} IS NULL OR {in_subtree_sql(f'{t}.area_path', area_path)})"
-                f" AND ({pattern} IS NULL OR {t}.name ILIKE {pattern} OR {t}.credit_code = {term})"
+                f" AND ({pattern} IS NULL OR {name_contains_sql(f'{t}.name', pattern, plain)}"
+                f" OR {t}.credit_code = {term})"
             )
 
         return self.connection(s, Rows("organizations", where), "Organization", self.organization)

@@ -11,7 +11,6 @@ import anyio
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -19,6 +18,7 @@ from gridweave.app import create_app
 from gridweave.db import Sessionmaker, asyncpg_dsn, make_engine, make_sessionmaker, server_url
 from gridweave.migrate import upgrade
 from gridweave.settings import Settings
+from tests.api.helpers import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = ("service_categories", "alembic_version")
@@ -112,8 +112,5 @@ async def session(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def client(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database_url=database_url)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+    async with serve(create_app(settings, database_url=database_url)) as c:
+        yield c

@@ -1,17 +1,20 @@
-"""Async factories: committed rows for tests, made through the ORM (not through the API)."""
+"""Async factories: committed rows for tests, made through the ORM (not through the API), and the
+Actor of a new user, as the services see their caller."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy import select, text
 
-from gridweave.db import Sessionmaker, unit_of_work
+from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
 from gridweave.models import Area, Organization, Role, RoleGrant, ServiceCategory, User
 from gridweave.schema.ids import encode_id
 from gridweave.security import hash_password, issue_token
+from gridweave.services.access import Actor, Grant
 from gridweave.settings import Settings
 
 _seq = itertools.count(1)
@@ -121,6 +124,36 @@ async def make_user(
             )
         )
     return user
+
+
+async def admin_actor(sm: Sessionmaker) -> Actor:
+    """A new ADMIN, as the services see them."""
+    user = await make_user(sm, "ADMIN")
+    return Actor(user.id, (Grant(Role.ADMIN),))
+
+
+async def coordinator_of(sm: Sessionmaker, area: Area) -> Actor:
+    """A new COORDINATOR of ``area`` (and all below it), as the services see them."""
+    user = await make_user(sm, "COORDINATOR", area=area)
+    return Actor(user.id, (Grant(Role.COORDINATOR, area.id, area.path),))
+
+
+async def member_of(sm: Sessionmaker, org: Organization) -> Actor:
+    """A new ORGANIZATION_MEMBER of ``org``, as the services see them."""
+    user = await make_user(sm, "ORGANIZATION_MEMBER", organization=org)
+    return Actor(user.id, (Grant(Role.ORGANIZATION_MEMBER, organization_id=org.id),))
+
+
+async def edit_ledger_behind_its_back(database_url: str, statement: str, *args: Any) -> None:
+    """Runs ``statement`` on audit_log straight through the driver, with the trigger that keeps the
+    ledger append-only switched off for it: the tampering the hash chain is there to reveal."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        await conn.execute(statement, *args)
+        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+    finally:
+        await conn.close()
 
 
 def token_for(settings: Settings, user: User) -> str:

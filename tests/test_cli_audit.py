@@ -9,13 +9,12 @@ import sys
 from typing import Any
 
 import anyio
-import asyncpg
 import httpx
 
-from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
+from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.services import audit
 from gridweave.settings import Settings
-from tests.factories import Api, make_user, token_for
+from tests.factories import Api, edit_ledger_behind_its_back, make_user, token_for
 
 
 async def run_verify(database_url: str) -> tuple[int, dict[str, Any]]:
@@ -56,15 +55,9 @@ async def test_tampering_is_found_by_the_service_the_api_and_the_cli(
 ) -> None:
     # given an intact ledger of four entries, and someone who edits one of them behind its back
     ids = await append_entries(sessionmaker, 4)
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-        await conn.execute(
-            'UPDATE audit_log SET summary = \'{"name": "forged"}\' WHERE id = $1', ids[1]
-        )
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    finally:
-        await conn.close()
+    await edit_ledger_behind_its_back(
+        database_url, 'UPDATE audit_log SET summary = \'{"name": "forged"}\' WHERE id = $1', ids[1]
+    )
 
     # when the chain is checked three ways
     async with sessionmaker() as s:

@@ -6,19 +6,15 @@ Read queries run twice: through the compiled read path and through strawberry's 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from sqlalchemy import text
 
-from gridweave.app import create_app
 from gridweave.db import Sessionmaker
 from gridweave.models import Area, Organization
 from gridweave.settings import Settings
+from tests.api.helpers import Refusal, assert_refused, call
 from tests.factories import Api, gid, make_area, make_org, make_user, token_for
 
 TABLES = (
@@ -29,59 +25,10 @@ TABLES = (
     "organization_links",
     "audit_log",
 )
-ERRORS = "userErrors { field code message }"
 AREA = (
     "area { id name code level households population parent { id } "
     "vulnerableGroups { group count } neighbors { id } }"
 )
-
-
-async def snapshot(sm: Sessionmaker) -> dict[str, Any]:
-    """Row count and a digest of every row of the tables a mutation here could touch."""
-    async with sm() as s:
-        out = {}
-        for t in TABLES:
-            row = (
-                await s.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                        f" FROM {t} x"
-                    )
-                )
-            ).one()
-            out[t] = tuple(row)
-        return out
-
-
-def mutation(name: str, input_type: str, selection: str) -> str:
-    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} {ERRORS} }} }}"
-
-
-async def call(api: Api, name: str, input_type: str, selection: str, /, **input: Any) -> Any:
-    data = await api.data(mutation(name, input_type, selection), input=input)
-    return data[name]
-
-
-async def assert_refused(
-    api: Api,
-    sm: Sessionmaker,
-    name: str,
-    input_type: str,
-    payload_field: str,
-    input: dict[str, Any],
-    *,
-    code: str,
-    field: list[str] | None,
-) -> None:
-    """The mutation answers with exactly one userError (code and field), a null payload field,
-    and leaves every table exactly as it was."""
-    before = await snapshot(sm)
-    selection = payload_field if payload_field == "deletedId" else f"{payload_field} {{ id }}"
-    result = await call(api, name, input_type, selection, **input)
-    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [(code, field)], result
-    assert result["userErrors"][0]["message"]
-    assert result[payload_field] is None
-    assert await snapshot(sm) == before
 
 
 @dataclass
@@ -171,67 +118,53 @@ async def test_coordinator_creates_a_grid_in_their_community(
 async def test_create_area_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     in_b = {"name": "越界网格", "level": "GRID", "parentId": gid("Area", world.b.id)}
     in_a = {**in_b, "parentId": gid("Area", world.a.id)}
+    two_groups = [
+        {"group": "DISABLED_HOUSEHOLDS", "count": 1},
+        {"group": "MOBILE_POPULATION", "count": -4},
+    ]
+    refusals = [
+        Refusal(world.coordinator_a, in_b, "FORBIDDEN"),
+        Refusal(world.anonymous, in_a, "UNAUTHENTICATED"),
+        Refusal(
+            world.admin,
+            {**in_a, "parentId": gid("Area", world.street.id)},
+            "VALIDATION",
+            ["input", "level"],
+        ),
+        Refusal(
+            world.coordinator_a, {**in_a, "households": -1}, "VALIDATION", ["input", "households"]
+        ),
+        Refusal(
+            world.coordinator_a,
+            {**in_a, "vulnerableGroups": two_groups},
+            "VALIDATION",
+            ["input", "vulnerableGroups", "1", "count"],
+        ),
+    ]
 
-    await assert_refused(
-        world.coordinator_a, sessionmaker, *CREATE, "area", in_b, code="FORBIDDEN", field=None
-    )
-    await assert_refused(
-        world.anonymous, sessionmaker, *CREATE, "area", in_a, code="UNAUTHENTICATED", field=None
-    )
-    await assert_refused(
-        world.admin,
-        sessionmaker,
-        *CREATE,
-        "area",
-        {**in_a, "parentId": gid("Area", world.street.id)},
-        code="VALIDATION",
-        field=["input", "level"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "area",
-        {**in_a, "households": -1},
-        code="VALIDATION",
-        field=["input", "households"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "area",
-        {
-            **in_a,
-            "vulnerableGroups": [
-                {"group": "DISABLED_HOUSEHOLDS", "count": 1},
-                {"group": "MOBILE_POPULATION", "count": -4},
-            ],
-        },
-        code="VALIDATION",
-        field=["input", "vulnerableGroups", "1", "count"],
-    )
+    await assert_refused(sessionmaker, TABLES, *CREATE, "area", *refusals)
 
 
 async def test_create_area_refuses_a_group_given_twice(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
+    twice = [
+        {"group": "ELDERLY_LIVING_ALONE", "count": 5},
+        {"group": "ELDERLY_LIVING_ALONE", "count": 50},
+    ]
+    input = {"name": "网格", "level": "GRID", "parentId": gid("Area", world.a.id)}
+
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *CREATE,
         "area",
-        {
-            "name": "网格",
-            "level": "GRID",
-            "parentId": gid("Area", world.a.id),
-            "vulnerableGroups": [
-                {"group": "ELDERLY_LIVING_ALONE", "count": 5},
-                {"group": "ELDERLY_LIVING_ALONE", "count": 50},
-            ],
-        },
-        code="VALIDATION",
-        field=["input", "vulnerableGroups", "1", "group"],
+        Refusal(
+            world.coordinator_a,
+            {**input, "vulnerableGroups": twice},
+            "VALIDATION",
+            ["input", "vulnerableGroups", "1", "group"],
+        ),
     )
 
 
@@ -243,14 +176,14 @@ async def test_create_area_refuses_a_group_given_twice(
 async def test_create_area_refuses_a_parent_id_that_is_not_an_area_id(
     world: World, sessionmaker: Sessionmaker, parent_id: str
 ) -> None:
+    input = {"name": "网格", "level": "GRID", "parentId": parent_id}
+
     await assert_refused(
-        world.admin,
         sessionmaker,
+        TABLES,
         *CREATE,
         "area",
-        {"name": "网格", "level": "GRID", "parentId": parent_id},
-        code="VALIDATION",
-        field=["input", "parentId"],
+        Refusal(world.admin, input, "VALIDATION", ["input", "parentId"]),
     )
 
 
@@ -279,74 +212,33 @@ async def test_coordinator_updates_an_area_in_their_community(world: World) -> N
 
 
 async def test_update_area_refusals(world: World, sessionmaker: Sessionmaker) -> None:
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": gid("Area", world.grid_b1.id), "name": "改名"},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": gid("Area", world.grid_a1.id), "name": "改名"},
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": "not-an-id", "name": "改名"},
-        code="VALIDATION",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": gid("Organization", world.org_a.id), "name": "改名"},
-        code="VALIDATION",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": gid("Area", 9_999_999), "name": "改名"},
-        code="NOT_FOUND",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "area",
-        {"id": gid("Area", world.grid_a1.id), "name": "  "},
-        code="VALIDATION",
-        field=["input", "name"],
-    )
+    own, other = gid("Area", world.grid_a1.id), gid("Area", world.grid_b1.id)
+    an_org = gid("Organization", world.org_a.id)
+    missing = gid("Area", 9_999_999)
+    id_field, name_field = ["input", "id"], ["input", "name"]
+    refusals = [
+        Refusal(world.coordinator_a, {"id": other, "name": "改名"}, "FORBIDDEN"),
+        Refusal(world.anonymous, {"id": own, "name": "改名"}, "UNAUTHENTICATED"),
+        Refusal(world.coordinator_a, {"id": "not-an-id", "name": "改名"}, "VALIDATION", id_field),
+        Refusal(world.coordinator_a, {"id": an_org, "name": "改名"}, "VALIDATION", id_field),
+        Refusal(world.coordinator_a, {"id": missing, "name": "改名"}, "NOT_FOUND", id_field),
+        Refusal(world.coordinator_a, {"id": own, "name": "  "}, "VALIDATION", name_field),
+    ]
+
+    await assert_refused(sessionmaker, TABLES, *UPDATE, "area", *refusals)
 
 
 async def test_update_area_refuses_an_id_beyond_bigint(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
     huge = base64.b64encode(b"Area:99999999999999999999").decode()
+
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *UPDATE,
         "area",
-        {"id": huge, "name": "改名"},
-        code="VALIDATION",
-        field=["input", "id"],
+        Refusal(world.coordinator_a, {"id": huge, "name": "改名"}, "VALIDATION", ["input", "id"]),
     )
 
 
@@ -366,51 +258,20 @@ async def test_coordinator_deletes_an_empty_area_in_their_community(world: World
 
 
 async def test_delete_area_refusals(world: World, sessionmaker: Sessionmaker) -> None:
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *DELETE,
-        "deletedId",
-        {"id": gid("Area", world.leaf_b.id)},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *DELETE,
-        "deletedId",
-        {"id": gid("Area", world.leaf_a.id)},
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *DELETE,
-        "deletedId",
-        {"id": gid("Area", world.a.id)},
-        code="INVALID_STATE",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *DELETE,
-        "deletedId",
-        {"id": gid("Area", world.grid_a1.id)},  # an organization is based there
-        code="INVALID_STATE",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *DELETE,
-        "deletedId",
-        {"id": "12345"},
-        code="VALIDATION",
-        field=["input", "id"],
-    )
+    id_field = ["input", "id"]
+    refusals = [
+        Refusal(world.coordinator_a, {"id": gid("Area", world.leaf_b.id)}, "FORBIDDEN"),
+        Refusal(world.anonymous, {"id": gid("Area", world.leaf_a.id)}, "UNAUTHENTICATED"),
+        # a has areas under it
+        Refusal(world.coordinator_a, {"id": gid("Area", world.a.id)}, "INVALID_STATE", id_field),
+        # an organization is based in grid_a1
+        Refusal(
+            world.coordinator_a, {"id": gid("Area", world.grid_a1.id)}, "INVALID_STATE", id_field
+        ),
+        Refusal(world.coordinator_a, {"id": "12345"}, "VALIDATION", id_field),
+    ]
+
+    await assert_refused(sessionmaker, TABLES, *DELETE, "deletedId", *refusals)
 
 
 async def test_delete_refuses_an_area_an_organization_serves(
@@ -419,13 +280,16 @@ async def test_delete_refuses_an_area_an_organization_serves(
     await make_org(sessionmaker, area=world.a, serves={world.leaf_a.id: ["sanitation"]})
 
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *DELETE,
         "deletedId",
-        {"id": gid("Area", world.leaf_a.id)},
-        code="INVALID_STATE",
-        field=["input", "id"],
+        Refusal(
+            world.coordinator_a,
+            {"id": gid("Area", world.leaf_a.id)},
+            "INVALID_STATE",
+            ["input", "id"],
+        ),
     )
 
 
@@ -450,76 +314,29 @@ async def test_coordinator_sets_neighbours_both_ways(world: World) -> None:
 async def test_set_neighbors_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     a1, a2 = gid("Area", world.grid_a1.id), gid("Area", world.grid_a2.id)
     b1 = gid("Area", world.grid_b1.id)
+    an_org, a_community = gid("Organization", world.org_a.id), gid("Area", world.a.id)
+    refusals = [
+        Refusal(world.coordinator_a, {"areaId": b1, "neighborIds": []}, "FORBIDDEN"),
+        Refusal(world.coordinator_a, {"areaId": a1, "neighborIds": [a2, b1]}, "FORBIDDEN"),
+        Refusal(world.anonymous, {"areaId": a1, "neighborIds": [a2]}, "UNAUTHENTICATED"),
+        Refusal(
+            world.coordinator_a,
+            {"areaId": a1, "neighborIds": [a2, an_org]},
+            "VALIDATION",
+            ["input", "neighborIds", "1"],
+        ),
+        Refusal(
+            world.coordinator_a,
+            {"areaId": a1, "neighborIds": [a_community]},
+            "VALIDATION",
+            ["input", "neighborIds", "0"],
+        ),
+    ]
 
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *NEIGHBORS,
-        "area",
-        {"areaId": b1, "neighborIds": []},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *NEIGHBORS,
-        "area",
-        {"areaId": a1, "neighborIds": [a2, b1]},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *NEIGHBORS,
-        "area",
-        {"areaId": a1, "neighborIds": [a2]},
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *NEIGHBORS,
-        "area",
-        {"areaId": a1, "neighborIds": [a2, gid("Organization", world.org_a.id)]},
-        code="VALIDATION",
-        field=["input", "neighborIds", "1"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *NEIGHBORS,
-        "area",
-        {"areaId": a1, "neighborIds": [gid("Area", world.a.id)]},
-        code="VALIDATION",
-        field=["input", "neighborIds", "0"],
-    )
+    await assert_refused(sessionmaker, TABLES, *NEIGHBORS, "area", *refusals)
 
 
 # ---------------------------------------------------------------- reads, on both read paths
-
-
-@pytest.fixture(params=[True, False], ids=["compiled", "strawberry"])
-async def reader_client(
-    request: pytest.FixtureRequest, settings: Settings, database_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings.model_copy(update={"compiled_reads": request.param}), database_url=database_url
-    )
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-@pytest.fixture
-async def reader(
-    reader_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
-) -> Api:
-    user = await make_user(sessionmaker, "COORDINATOR")
-    return Api(reader_client, token_for(settings, user))
 
 
 async def test_node_returns_an_area(reader: Api, sessionmaker: Sessionmaker) -> None:

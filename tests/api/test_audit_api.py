@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy import func, select
 
-from gridweave.db import Sessionmaker, asyncpg_dsn
+from gridweave.db import Sessionmaker
 from gridweave.models import AuditEntry
 from gridweave.services.audit import verify_chain
 from gridweave.settings import Settings
-from tests.factories import Api, gid, make_chain, make_user, token_for
+from tests.factories import (
+    Api,
+    edit_ledger_behind_its_back,
+    gid,
+    make_chain,
+    make_user,
+    token_for,
+)
 
 CREATE_AREA = (
     "mutation($i: CreateAreaInput!) { createArea(input: $i) { area { id } userErrors { code } } }"
@@ -190,16 +196,11 @@ async def test_tampering_makes_the_chain_invalid(
     async with sessionmaker() as s:
         middle = (await s.scalars(select(AuditEntry.id).order_by(AuditEntry.id))).all()[1]
 
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-        await conn.execute(
-            'UPDATE audit_log SET summary = summary || \'{"name": "伪造"}\' WHERE id = $1',
-            middle,
-        )
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    finally:
-        await conn.close()
+    await edit_ledger_behind_its_back(
+        database_url,
+        'UPDATE audit_log SET summary = summary || \'{"name": "伪造"}\' WHERE id = $1',
+        middle,
+    )
 
     async with sessionmaker() as s:
         check = await verify_chain(s)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import event, text
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.settings import Settings
+from tests.api.helpers import serve
 from tests.factories import Api, make_user, token_for
 
 QUERY = """
@@ -96,20 +95,18 @@ async def statements_for_query(
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            api = Api(c, token)
-            await api.data(QUERY)
-            compiled_reads = getattr(app.state, "compiled_reads", None)
-            answered_before = compiled_reads.answered if compiled_reads else 0
-            engine = app.state.engine.sync_engine
-            event.listen(engine, "before_cursor_execute", count)
-            try:
-                data = await api.data(QUERY)
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
-            answered = (compiled_reads.answered if compiled_reads else 0) - answered_before
+    async with serve(app) as c:
+        api = Api(c, token)
+        await api.data(QUERY)
+        compiled_reads = getattr(app.state, "compiled_reads", None)
+        answered_before = compiled_reads.answered if compiled_reads else 0
+        engine = app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            data = await api.data(QUERY)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        answered = (compiled_reads.answered if compiled_reads else 0) - answered_before
     assert answered == (1 if compiled else 0), "the request took an unexpected read path"
     return len(statements) + answered, data
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.models import Area, Organization
 from gridweave.settings import Settings
+from tests.api.helpers import serve
 from tests.factories import Api, gid, make_area, make_org, make_user, token_for
 
 QUERY = (
@@ -201,13 +201,11 @@ async def test_network_too_large_to_draw_is_refused(
         settings.model_copy(update={"max_network_nodes": 3}), database_url=database_url
     )
     user = await make_user(sessionmaker, "COORDINATOR")
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            api = Api(c, token_for(settings, user))
-            # when the whole community (7 nodes) and then only its top (2 nodes) are asked
-            too_big = await api(QUERY, id=area_id(tree.community))
-            fits = await api(QUERY, id=area_id(tree.community), depth=0)
+    async with serve(app) as c:
+        api = Api(c, token_for(settings, user))
+        # when the whole community (7 nodes) and then only its top (2 nodes) are asked
+        too_big = await api(QUERY, id=area_id(tree.community))
+        fits = await api(QUERY, id=area_id(tree.community), depth=0)
 
     # then the first is refused with a hint, the second is drawn
     assert too_big["data"] is None

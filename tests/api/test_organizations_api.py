@@ -6,20 +6,18 @@ Read queries run twice: through the compiled read path and through strawberry's 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select, text
 
-from gridweave.app import create_app
 from gridweave.db import Sessionmaker
 from gridweave.models import Area, Organization, ServiceCategory
 from gridweave.services.validation import credit_code_check_char
 from gridweave.settings import Settings
+from tests.api.helpers import Refusal, assert_refused, call
 from tests.factories import Api, gid, make_area, make_chain, make_org, make_user, token_for
 
 TABLES = (
@@ -29,56 +27,12 @@ TABLES = (
     "organization_links",
     "audit_log",
 )
-ERRORS = "userErrors { field code message }"
 ORG = (
     "organization { id name kind creditCode area { id } parent { id } children { id } "
     "serviceAreas { area { id name } categories { code name } } }"
 )
 LINK = "link { kind since source { id } target { id name } }"
 CODE = "91310113MA1GL2QX2" + credit_code_check_char("91310113MA1GL2QX2")
-
-
-async def snapshot(sm: Sessionmaker) -> dict[str, Any]:
-    """Row count and a digest of every row of the tables a mutation here could touch."""
-    async with sm() as s:
-        out = {}
-        for t in TABLES:
-            row = (
-                await s.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                        f" FROM {t} x"
-                    )
-                )
-            ).one()
-            out[t] = tuple(row)
-        return out
-
-
-async def call(api: Api, name: str, input_type: str, selection: str, /, **input: Any) -> Any:
-    doc = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} {ERRORS} }} }}"
-    return (await api.data(doc, input=input))[name]
-
-
-async def assert_refused(
-    api: Api,
-    sm: Sessionmaker,
-    name: str,
-    input_type: str,
-    payload_field: str,
-    input: dict[str, Any],
-    *,
-    code: str,
-    field: list[str] | None,
-) -> None:
-    """Exactly one userError (code and field), a null payload field, and no table changed."""
-    before = await snapshot(sm)
-    selection = f"{payload_field} {{ __typename }}"
-    result = await call(api, name, input_type, selection, **input)
-    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [(code, field)], result
-    assert result["userErrors"][0]["message"]
-    assert result[payload_field] is None
-    assert await snapshot(sm) == before
 
 
 @dataclass
@@ -167,84 +121,55 @@ async def test_coordinator_registers_an_organization(world: World) -> None:
 async def test_create_organization_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     base = {"name": "新组织", "kind": "VOLUNTEER_TEAM", "areaId": gid("Area", world.a.id)}
     grid_a = gid("Area", world.grid_a.id)
+    wrong_check_char = CODE[:17] + ("0" if CODE[17] != "0" else "1")
+    not_an_area = gid("Organization", 1)
+    refusals = [
+        Refusal(world.coordinator_a, {**base, "areaId": gid("Area", world.grid_b.id)}, "FORBIDDEN"),
+        Refusal(world.member_a, base, "FORBIDDEN"),
+        Refusal(world.anonymous, base, "UNAUTHENTICATED"),
+        Refusal(
+            world.coordinator_a,
+            {**base, "creditCode": wrong_check_char},
+            "VALIDATION",
+            ["input", "creditCode"],
+        ),
+        Refusal(
+            world.coordinator_a,
+            {
+                **base,
+                "serviceAreas": [{"areaId": grid_a, "categoryCodes": ["health", "astrology"]}],
+            },
+            "VALIDATION",
+            ["input", "serviceAreas", "0", "categoryCodes", "1"],
+        ),
+        Refusal(
+            world.coordinator_a,
+            {
+                **base,
+                "serviceAreas": [
+                    {"areaId": grid_a, "categoryCodes": ["health"]},
+                    {"areaId": not_an_area, "categoryCodes": ["health"]},
+                ],
+            },
+            "VALIDATION",
+            ["input", "serviceAreas", "1", "areaId"],
+        ),
+        Refusal(world.coordinator_a, {**base, "areaId": "bad"}, "VALIDATION", ["input", "areaId"]),
+        Refusal(
+            world.coordinator_a,
+            {**base, "parentId": gid("Area", world.a.id)},
+            "VALIDATION",
+            ["input", "parentId"],
+        ),
+    ]
 
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {**base, "areaId": gid("Area", world.grid_b.id)},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.member_a, sessionmaker, *CREATE, "organization", base, code="FORBIDDEN", field=None
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        base,
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {**base, "creditCode": CODE[:17] + ("0" if CODE[17] != "0" else "1")},
-        code="VALIDATION",
-        field=["input", "creditCode"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {**base, "serviceAreas": [{"areaId": grid_a, "categoryCodes": ["health", "astrology"]}]},
-        code="VALIDATION",
-        field=["input", "serviceAreas", "0", "categoryCodes", "1"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {
-            **base,
-            "serviceAreas": [
-                {"areaId": grid_a, "categoryCodes": ["health"]},
-                {"areaId": gid("Organization", 1), "categoryCodes": ["health"]},
-            ],
-        },
-        code="VALIDATION",
-        field=["input", "serviceAreas", "1", "areaId"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {**base, "areaId": "bad"},
-        code="VALIDATION",
-        field=["input", "areaId"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *CREATE,
-        "organization",
-        {**base, "parentId": gid("Area", world.a.id)},
-        code="VALIDATION",
-        field=["input", "parentId"],
-    )
+    await assert_refused(sessionmaker, TABLES, *CREATE, "organization", *refusals)
 
 
 async def test_duplicate_credit_code_is_a_conflict(
     world: World, sessionmaker: Sessionmaker
 ) -> None:
+    # given an organization registered with the code
     first = await call(
         world.coordinator_a,
         *CREATE,
@@ -256,19 +181,19 @@ async def test_duplicate_credit_code_is_a_conflict(
     )
     assert first["userErrors"] == []
 
+    # when a second one would take it, then it is refused
+    second = {
+        "name": "第二家",
+        "kind": "SOCIAL_ORGANIZATION",
+        "areaId": gid("Area", world.grid_a.id),
+        "creditCode": CODE,
+    }
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *CREATE,
         "organization",
-        {
-            "name": "第二家",
-            "kind": "SOCIAL_ORGANIZATION",
-            "areaId": gid("Area", world.grid_a.id),
-            "creditCode": CODE,
-        },
-        code="CONFLICT",
-        field=["input", "creditCode"],
+        Refusal(world.coordinator_a, second, "CONFLICT", ["input", "creditCode"]),
     )
 
 
@@ -317,86 +242,46 @@ async def test_coordinator_moves_an_organization_under_a_parent(world: World) ->
 async def test_update_organization_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     own, other_b = gid("Organization", world.org_a2.id), gid("Organization", world.org_b2.id)
     party_a = gid("Organization", world.org_a.id)
+    parent_field = ["input", "parentId"]
+    refusals = [
+        Refusal(world.coordinator_a, {"id": other_b, "name": "改名"}, "FORBIDDEN"),
+        Refusal(world.member_a, {"id": party_a, "name": "改名"}, "FORBIDDEN"),
+        Refusal(world.member_a, {"id": own, "parentId": party_a}, "FORBIDDEN", parent_field),
+        Refusal(world.anonymous, {"id": own, "name": "改名"}, "UNAUTHENTICATED"),
+        Refusal(
+            world.coordinator_a,
+            {"id": gid("Area", world.a.id), "name": "改名"},
+            "VALIDATION",
+            ["input", "id"],
+        ),
+        Refusal(
+            world.coordinator_a, {"id": party_a, "parentId": party_a}, "VALIDATION", parent_field
+        ),
+    ]
 
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": other_b, "name": "改名"},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.member_a,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": party_a, "name": "改名"},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.member_a,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": own, "parentId": party_a},
-        code="FORBIDDEN",
-        field=["input", "parentId"],
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": own, "name": "改名"},
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": gid("Area", world.a.id), "name": "改名"},
-        code="VALIDATION",
-        field=["input", "id"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *UPDATE,
-        "organization",
-        {"id": party_a, "parentId": party_a},
-        code="VALIDATION",
-        field=["input", "parentId"],
-    )
+    await assert_refused(sessionmaker, TABLES, *UPDATE, "organization", *refusals)
 
 
 async def test_parent_cycle_is_refused(world: World, sessionmaker: Sessionmaker) -> None:
     # given the volunteer team placed under the party committee
+    committee, team = gid("Organization", world.org_a.id), gid("Organization", world.org_a2.id)
     moved = await call(
-        world.coordinator_a,
-        *UPDATE,
-        "organization { id }",
-        id=gid("Organization", world.org_a2.id),
-        parentId=gid("Organization", world.org_a.id),
+        world.coordinator_a, *UPDATE, "organization { id }", id=team, parentId=committee
     )
     assert moved["userErrors"] == []
 
     # when the committee would go under the team, then it is refused
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *UPDATE,
         "organization",
-        {
-            "id": gid("Organization", world.org_a.id),
-            "parentId": gid("Organization", world.org_a2.id),
-        },
-        code="VALIDATION",
-        field=["input", "parentId"],
+        Refusal(
+            world.coordinator_a,
+            {"id": committee, "parentId": team},
+            "VALIDATION",
+            ["input", "parentId"],
+        ),
     )
 
 
@@ -452,55 +337,35 @@ async def test_member_links_from_their_own_organization(world: World) -> None:
 async def test_link_organizations_refusals(world: World, sessionmaker: Sessionmaker) -> None:
     a, a2 = gid("Organization", world.org_a.id), gid("Organization", world.org_a2.id)
     b, b2 = gid("Organization", world.org_b.id), gid("Organization", world.org_b2.id)
+    an_area = gid("Area", world.a.id)
+    target_field = ["input", "targetId"]
+    refusals = [
+        Refusal(
+            world.coordinator_a, {"kind": "GUIDES", "sourceId": b, "targetId": b2}, "FORBIDDEN"
+        ),
+        Refusal(world.member_a, {"kind": "SUPPORTS", "sourceId": a, "targetId": a2}, "FORBIDDEN"),
+        Refusal(
+            world.anonymous, {"kind": "GUIDES", "sourceId": a, "targetId": a2}, "UNAUTHENTICATED"
+        ),
+        Refusal(
+            world.coordinator_a,
+            {"kind": "GUIDES", "sourceId": a, "targetId": a},
+            "VALIDATION",
+            target_field,
+        ),
+        Refusal(
+            world.coordinator_a,
+            {"kind": "GUIDES", "sourceId": a, "targetId": an_area},
+            "VALIDATION",
+            target_field,
+        ),
+    ]
 
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *LINK_,
-        "link",
-        {"kind": "GUIDES", "sourceId": b, "targetId": b2},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.member_a,
-        sessionmaker,
-        *LINK_,
-        "link",
-        {"kind": "SUPPORTS", "sourceId": a, "targetId": a2},
-        code="FORBIDDEN",
-        field=None,
-    )
-    await assert_refused(
-        world.anonymous,
-        sessionmaker,
-        *LINK_,
-        "link",
-        {"kind": "GUIDES", "sourceId": a, "targetId": a2},
-        code="UNAUTHENTICATED",
-        field=None,
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *LINK_,
-        "link",
-        {"kind": "GUIDES", "sourceId": a, "targetId": a},
-        code="VALIDATION",
-        field=["input", "targetId"],
-    )
-    await assert_refused(
-        world.coordinator_a,
-        sessionmaker,
-        *LINK_,
-        "link",
-        {"kind": "GUIDES", "sourceId": a, "targetId": gid("Area", world.a.id)},
-        code="VALIDATION",
-        field=["input", "targetId"],
-    )
+    await assert_refused(sessionmaker, TABLES, *LINK_, "link", *refusals)
 
 
 async def test_duplicate_link_is_a_conflict(world: World, sessionmaker: Sessionmaker) -> None:
+    # given a link
     link = {
         "kind": "FUNDS",
         "sourceId": gid("Organization", world.org_a.id),
@@ -509,39 +374,17 @@ async def test_duplicate_link_is_a_conflict(world: World, sessionmaker: Sessionm
     first = await call(world.coordinator_a, *LINK_, "link { kind }", **link)
     assert first["userErrors"] == []
 
+    # when the same link is made again, then it is refused
     await assert_refused(
-        world.coordinator_a,
         sessionmaker,
+        TABLES,
         *LINK_,
         "link",
-        link,
-        code="CONFLICT",
-        field=["input", "kind"],
+        Refusal(world.coordinator_a, link, "CONFLICT", ["input", "kind"]),
     )
 
 
 # ---------------------------------------------------------------- reads, on both read paths
-
-
-@pytest.fixture(params=[True, False], ids=["compiled", "strawberry"])
-async def reader_client(
-    request: pytest.FixtureRequest, settings: Settings, database_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings.model_copy(update={"compiled_reads": request.param}), database_url=database_url
-    )
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-@pytest.fixture
-async def reader(
-    reader_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
-) -> Api:
-    user = await make_user(sessionmaker, "COORDINATOR")
-    return Api(reader_client, token_for(settings, user))
 
 
 async def test_node_returns_an_organization_and_a_category(

@@ -170,28 +170,6 @@ async def _token(client: httpx.AsyncClient, user: User) -> str:
     return token
 
 
-@pytest.mark.parametrize(("role", "code"), [(None, "UNAUTHENTICATED"), ("EVALUATOR", "FORBIDDEN")])
-async def test_create_user_refused_writes_nothing(
-    client: httpx.AsyncClient,
-    sessionmaker: Sessionmaker,
-    settings: Settings,
-    role: str | None,
-    code: str,
-) -> None:
-    (city,) = await make_chain(sessionmaker, "CITY")
-    caller = await make_user(sessionmaker, role, area=city) if role else None
-    api = Api(client, token_for(settings, caller) if caller else None)
-    before = await counts(sessionmaker)
-
-    data = await api.data(
-        CREATE_USER, i=new_user_input(role="AUDITOR", areaId=gid("Area", city.id))
-    )
-
-    assert data["createUser"]["user"] is None
-    assert [e["code"] for e in data["createUser"]["userErrors"]] == [code]
-    assert await counts(sessionmaker) == before
-
-
 @pytest.mark.parametrize(
     ("grant", "field"),
     [
@@ -284,26 +262,44 @@ async def test_coordinator_grants_a_role_inside_their_subtree(
     assert await counts(sessionmaker) == [before[0], before[1] + 1, before[2] + 1]
 
 
-@pytest.mark.parametrize(("role", "code"), [(None, "UNAUTHENTICATED"), ("AUDITOR", "FORBIDDEN")])
-async def test_grant_role_refused_writes_nothing(
+# ---------------------------------------------------------------- refused callers, both mutations
+
+
+@pytest.mark.parametrize(
+    ("mutation", "role", "code"),
+    [
+        ("createUser", None, "UNAUTHENTICATED"),
+        ("createUser", "EVALUATOR", "FORBIDDEN"),
+        ("grantRole", None, "UNAUTHENTICATED"),
+        ("grantRole", "AUDITOR", "FORBIDDEN"),
+    ],
+)
+async def test_a_refused_caller_writes_nothing(
     client: httpx.AsyncClient,
     sessionmaker: Sessionmaker,
     settings: Settings,
+    mutation: str,
     role: str | None,
     code: str,
 ) -> None:
+    # given an evaluator in a city, and a caller with ``role`` there (or nobody signed in)
     (city,) = await make_chain(sessionmaker, "CITY")
     target = await make_user(sessionmaker, "EVALUATOR", area=city)
     caller = await make_user(sessionmaker, role, area=city) if role else None
+    api = Api(client, token_for(settings, caller) if caller else None)
+    requests = {
+        "createUser": (CREATE_USER, new_user_input(role="AUDITOR", areaId=gid("Area", city.id))),
+        "grantRole": (GRANT_ROLE, {"userId": gid("User", target.id), "grant": {"role": "AUDITOR"}}),
+    }
+    document, input = requests[mutation]
     before = await counts(sessionmaker)
 
-    data = await Api(client, token_for(settings, caller) if caller else None).data(
-        GRANT_ROLE,
-        i={"userId": gid("User", target.id), "grant": {"role": "AUDITOR"}},
-    )
+    # when the caller asks for a new user, or for a role for the evaluator
+    data = await api.data(document, i=input)
 
-    assert data["grantRole"]["user"] is None
-    assert [e["code"] for e in data["grantRole"]["userErrors"]] == [code]
+    # then it is refused, and no row is written
+    assert data[mutation]["user"] is None
+    assert [e["code"] for e in data[mutation]["userErrors"]] == [code]
     assert await counts(sessionmaker) == before
 
 

@@ -4,14 +4,14 @@ may do each of them. A refusal writes nothing: not a row, not an audit entry."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from gridweave.db import Sessionmaker, unit_of_work
-from gridweave.errors import DomainError, ErrorCode
+from gridweave.db import Sessionmaker
+from gridweave.errors import ErrorCode
 from gridweave.models import (
     Area,
     AreaLevel,
@@ -22,45 +22,19 @@ from gridweave.models import (
 )
 from gridweave.services import areas as svc
 from gridweave.services.access import Actor, Grant
-from tests.factories import make_area, make_chain, make_org, make_user
+from tests.factories import (
+    admin_actor,
+    coordinator_of,
+    make_area,
+    make_chain,
+    make_org,
+    make_user,
+    member_of,
+)
+from tests.services.helpers import Call, expect_refusal, run
 
-Call = Callable[[AsyncSession], Awaitable[Any]]
-
-
-async def admin(sm: Sessionmaker) -> Actor:
-    user = await make_user(sm, "ADMIN")
-    return Actor(user.id, (Grant(Role.ADMIN),))
-
-
-async def coordinator_of(sm: Sessionmaker, area: Area) -> Actor:
-    user = await make_user(sm, "COORDINATOR", area=area)
-    return Actor(user.id, (Grant(Role.COORDINATOR, area.id, area.path),))
-
-
-async def row_counts(s: AsyncSession) -> dict[str, int]:
-    counts = {}
-    for model in (Area, AreaNeighbor, Organization, AuditEntry):
-        counts[model.__tablename__] = int(
-            await s.scalar(select(func.count()).select_from(model)) or 0
-        )
-    return counts
-
-
-async def run(sm: Sessionmaker, call: Call) -> Any:
-    async with unit_of_work(sm) as s:
-        return await call(s)
-
-
-async def refused(sm: Sessionmaker, call: Call) -> DomainError:
-    """Run ``call`` and expect a DomainError; in the same transaction, before any rollback, the
-    refused call must have left every table as it was."""
-    async with sm() as s, s.begin():
-        before = await row_counts(s)
-        with pytest.raises(DomainError) as caught:
-            await call(s)
-        assert await row_counts(s) == before, "a refused call wrote something"
-        await s.rollback()
-    return caught.value
+# a refused area call must leave the row counts of these as they were
+refused = partial(expect_refusal, unchanged=(Area, AreaNeighbor, Organization, AuditEntry))
 
 
 async def neighbour_ids(sm: Sessionmaker, area_id: int) -> set[int]:
@@ -114,17 +88,25 @@ async def test_grid_may_sit_under_a_community(sessionmaker: Sessionmaker) -> Non
         )
 
 
-async def test_grid_may_not_sit_under_a_city(sessionmaker: Sessionmaker) -> None:
-    city = await make_area(sessionmaker, level="CITY")
-    actor = await coordinator_of(sessionmaker, city)
+@pytest.mark.parametrize(
+    ("parent_level", "level"),
+    [("CITY", AreaLevel.GRID), ("BUILDING", AreaLevel.BUILDING)],
+    ids=["grid-under-a-city", "anything-under-a-building"],
+)
+async def test_level_rules_refuse_an_area_under_the_wrong_parent(
+    sessionmaker: Sessionmaker, parent_level: str, level: AreaLevel
+) -> None:
+    # given a parent area and its coordinator
+    parent = await make_area(sessionmaker, level=parent_level)
+    actor = await coordinator_of(sessionmaker, parent)
 
+    # when they add an area of a level that may not sit there
     error = await refused(
         sessionmaker,
-        lambda s: svc.create_area(
-            s, actor=actor, name="网格", level=AreaLevel.GRID, parent_id=city.id
-        ),
+        lambda s: svc.create_area(s, actor=actor, name="网格", level=level, parent_id=parent.id),
     )
 
+    # then it is refused, pointing at the level
     assert error.code is ErrorCode.VALIDATION
     assert error.field == ["input", "level"]
 
@@ -144,26 +126,11 @@ async def test_building_may_sit_directly_under_a_grid(sessionmaker: Sessionmaker
     assert building.parent_id == grid.id
 
 
-async def test_nothing_sits_under_a_building(sessionmaker: Sessionmaker) -> None:
-    building = await make_area(sessionmaker, level="BUILDING")
-    actor = await admin(sessionmaker)
-
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_area(
-            s, actor=actor, name="单元", level=AreaLevel.BUILDING, parent_id=building.id
-        ),
-    )
-
-    assert error.code is ErrorCode.VALIDATION
-    assert error.field == ["input", "level"]
-
-
 async def test_only_an_admin_creates_a_top_level_area(sessionmaker: Sessionmaker) -> None:
     # given a coordinator with an unlimited grant, and an admin
     user = await make_user(sessionmaker, "COORDINATOR")
     coordinator = Actor(user.id, (Grant(Role.COORDINATOR),))
-    boss = await admin(sessionmaker)
+    boss = await admin_actor(sessionmaker)
 
     # when the coordinator tries to create a city, then it is refused
     error = await refused(
@@ -188,81 +155,57 @@ async def test_only_an_admin_creates_a_top_level_area(sessionmaker: Sessionmaker
 # ---------------------------------------------------------------- create_area: input checks
 
 
-async def test_duplicate_code_is_a_conflict(sessionmaker: Sessionmaker) -> None:
-    city = await make_area(sessionmaker, level="CITY", code="110000")
-    actor = await admin(sessionmaker)
-
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_area(
-            s,
-            actor=actor,
-            name="另一区",
-            level=AreaLevel.DISTRICT,
-            parent_id=city.id,
-            code=" 110000 ",
-        ),
-    )
-
-    assert error.code is ErrorCode.CONFLICT
-    assert error.field == ["input", "code"]
-
-
 @pytest.mark.parametrize(
-    ("counts", "field"),
+    ("given", "code", "field"),
     [
-        (svc.AreaCounts(households=-1), ["input", "households"]),
-        (svc.AreaCounts(population=-5), ["input", "population"]),
-        (
-            svc.AreaCounts(vulnerable={"ELDERLY_LIVING_ALONE": 3, "HARDSHIP_HOUSEHOLDS": -2}),
+        pytest.param({"name": " \t "}, ErrorCode.VALIDATION, ["input", "name"], id="blank-name"),
+        pytest.param({"code": " 110000 "}, ErrorCode.CONFLICT, ["input", "code"], id="code-taken"),
+        pytest.param(
+            {"parent_id": 987_654}, ErrorCode.NOT_FOUND, ["input", "parentId"], id="unknown-parent"
+        ),
+        pytest.param(
+            {"counts": svc.AreaCounts(households=-1)},
+            ErrorCode.VALIDATION,
+            ["input", "households"],
+            id="negative-households",
+        ),
+        pytest.param(
+            {"counts": svc.AreaCounts(population=-5)},
+            ErrorCode.VALIDATION,
+            ["input", "population"],
+            id="negative-population",
+        ),
+        pytest.param(
+            {
+                "counts": svc.AreaCounts(
+                    vulnerable={"ELDERLY_LIVING_ALONE": 3, "HARDSHIP_HOUSEHOLDS": -2}
+                )
+            },
+            ErrorCode.VALIDATION,
             ["input", "vulnerableGroups", "1", "count"],
+            id="negative-vulnerable-group",
         ),
     ],
 )
-async def test_negative_counts_are_refused_with_their_field(
-    sessionmaker: Sessionmaker, counts: svc.AreaCounts, field: list[str]
+async def test_create_area_checks_its_input(
+    sessionmaker: Sessionmaker, given: dict[str, Any], code: ErrorCode, field: list[str]
 ) -> None:
-    city = await make_area(sessionmaker, level="CITY")
-    actor = await admin(sessionmaker)
+    # given a city whose code is 110000, and an admin
+    city = await make_area(sessionmaker, level="CITY", code="110000")
+    actor = await admin_actor(sessionmaker)
+    district: dict[str, Any] = {
+        "name": "区",
+        "level": AreaLevel.DISTRICT,
+        "parent_id": city.id,
+        **given,
+    }
 
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_area(
-            s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=city.id, counts=counts
-        ),
-    )
+    # when a district is created under it with one part of its input wrong
+    error = await refused(sessionmaker, lambda s: svc.create_area(s, actor=actor, **district))
 
-    assert error.code is ErrorCode.VALIDATION
+    # then it is refused, pointing at that part
+    assert error.code is code
     assert error.field == field
-
-
-async def test_empty_name_is_refused(sessionmaker: Sessionmaker) -> None:
-    city = await make_area(sessionmaker, level="CITY")
-    actor = await admin(sessionmaker)
-
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_area(
-            s, actor=actor, name=" \t ", level=AreaLevel.DISTRICT, parent_id=city.id
-        ),
-    )
-
-    assert error.code is ErrorCode.VALIDATION
-    assert error.field == ["input", "name"]
-
-
-async def test_unknown_parent_is_not_found(sessionmaker: Sessionmaker) -> None:
-    actor = await admin(sessionmaker)
-
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_area(
-            s, actor=actor, name="区", level=AreaLevel.DISTRICT, parent_id=987_654
-        ),
-    )
-
-    assert error.code is ErrorCode.NOT_FOUND
-    assert error.field == ["input", "parentId"]
 
 
 # ---------------------------------------------------------------- update_area
@@ -303,7 +246,7 @@ async def test_update_area_may_keep_its_own_code_but_not_take_another(
 ) -> None:
     city = await make_area(sessionmaker, level="CITY", code="A1")
     district = await make_area(sessionmaker, level="DISTRICT", parent=city, code="B1")
-    actor = await admin(sessionmaker)
+    actor = await admin_actor(sessionmaker)
 
     same = await run(
         sessionmaker, lambda s: svc.update_area(s, actor=actor, area_id=district.id, code="B1")
@@ -319,7 +262,7 @@ async def test_update_area_may_keep_its_own_code_but_not_take_another(
 
 async def test_update_area_refuses_a_negative_count(sessionmaker: Sessionmaker) -> None:
     city = await make_area(sessionmaker, level="CITY")
-    actor = await admin(sessionmaker)
+    actor = await admin_actor(sessionmaker)
 
     error = await refused(
         sessionmaker,
@@ -337,7 +280,7 @@ async def test_update_area_refuses_a_negative_count(sessionmaker: Sessionmaker) 
 
 async def test_delete_refuses_an_area_with_children(sessionmaker: Sessionmaker) -> None:
     city, _ = await make_chain(sessionmaker, "CITY", "DISTRICT")
-    actor = await admin(sessionmaker)
+    actor = await admin_actor(sessionmaker)
 
     error = await refused(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=city.id))
 
@@ -348,7 +291,7 @@ async def test_delete_refuses_an_area_with_children(sessionmaker: Sessionmaker) 
 async def test_delete_refuses_an_area_with_organizations(sessionmaker: Sessionmaker) -> None:
     city = await make_area(sessionmaker, level="CITY")
     await make_org(sessionmaker, area=city)
-    actor = await admin(sessionmaker)
+    actor = await admin_actor(sessionmaker)
 
     error = await refused(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=city.id))
 
@@ -380,7 +323,7 @@ async def test_delete_removes_a_leaf_and_its_neighbour_pairs(sessionmaker: Sessi
 
 
 async def test_delete_unknown_area_is_not_found(sessionmaker: Sessionmaker) -> None:
-    actor = await admin(sessionmaker)
+    actor = await admin_actor(sessionmaker)
 
     error = await refused(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=424242))
 
@@ -569,8 +512,7 @@ async def test_organization_member_cannot_edit_areas(
 ) -> None:
     t = two_communities
     org = await make_org(sessionmaker, area=t["a"])
-    user = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org)
-    member = Actor(user.id, (Grant(Role.ORGANIZATION_MEMBER, organization_id=org.id),))
+    member = await member_of(sessionmaker, org)
 
     error = await refused(
         sessionmaker, lambda s: svc.update_area(s, actor=member, area_id=t["a"].id, name="改名")
@@ -579,30 +521,23 @@ async def test_organization_member_cannot_edit_areas(
     assert error.code is ErrorCode.FORBIDDEN
 
 
-async def test_delete_refuses_an_area_that_organizations_serve(
-    sessionmaker: Sessionmaker,
+@pytest.mark.parametrize("holder", ["an organization serving it", "a role held in it"])
+async def test_delete_refuses_an_area_something_still_holds(
+    sessionmaker: Sessionmaker, holder: str
 ) -> None:
-    # given a grid served by an organization based elsewhere
+    # given a grid served by an organization based elsewhere, or a grid someone holds a role in
     community = await make_area(sessionmaker, level="COMMUNITY")
     grid = await make_area(sessionmaker, level="GRID", parent=community)
-    await make_org(sessionmaker, area=community, serves={grid.id: ["elderly_care"]})
-    actor = await admin(sessionmaker)
+    holders: dict[str, Callable[[], Awaitable[object]]] = {
+        "an organization serving it": lambda: make_org(
+            sessionmaker, area=community, serves={grid.id: ["elderly_care"]}
+        ),
+        "a role held in it": lambda: make_user(sessionmaker, "COORDINATOR", area=grid),
+    }
+    await holders[holder]()
+    actor = await admin_actor(sessionmaker)
 
     # when the grid is deleted, then it is a plain refusal, not a database error
-    error = await refused(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=grid.id))
-
-    assert error.code is ErrorCode.INVALID_STATE
-    assert error.field == ["input", "id"]
-
-
-async def test_delete_refuses_an_area_someone_holds_a_role_in(
-    sessionmaker: Sessionmaker,
-) -> None:
-    community = await make_area(sessionmaker, level="COMMUNITY")
-    grid = await make_area(sessionmaker, level="GRID", parent=community)
-    await make_user(sessionmaker, "COORDINATOR", area=grid)
-    actor = await admin(sessionmaker)
-
     error = await refused(sessionmaker, lambda s: svc.delete_area(s, actor=actor, area_id=grid.id))
 
     assert error.code is ErrorCode.INVALID_STATE

@@ -11,7 +11,7 @@ from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
 from gridweave.models import AuditEntry
 from gridweave.services import audit
 from gridweave.services.access import Actor
-from tests.factories import make_user
+from tests.factories import edit_ledger_behind_its_back, make_user
 
 
 async def append_some(sm: Sessionmaker, n: int, *, actor: Actor | None = None) -> list[int]:
@@ -57,13 +57,9 @@ async def test_verify_chain_names_the_altered_entry(
     sessionmaker: Sessionmaker, database_url: str
 ) -> None:
     ids = await append_some(sessionmaker, 4)
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-        await conn.execute("UPDATE audit_log SET summary = '{\"i\": 99}' WHERE id = $1", ids[2])
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    finally:
-        await conn.close()
+    await edit_ledger_behind_its_back(
+        database_url, "UPDATE audit_log SET summary = '{\"i\": 99}' WHERE id = $1", ids[2]
+    )
 
     async with sessionmaker() as s:
         check = await audit.verify_chain(s, batch=2)
@@ -76,13 +72,7 @@ async def test_verify_chain_notices_a_removed_entry(
     sessionmaker: Sessionmaker, database_url: str
 ) -> None:
     ids = await append_some(sessionmaker, 3)
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-        await conn.execute("DELETE FROM audit_log WHERE id = $1", ids[1])
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    finally:
-        await conn.close()
+    await edit_ledger_behind_its_back(database_url, "DELETE FROM audit_log WHERE id = $1", ids[1])
 
     async with sessionmaker() as s:
         check = await audit.verify_chain(s)

@@ -3,16 +3,15 @@ links, and who may change each. A refusal writes nothing: not a row, not an audi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from gridweave.db import Sessionmaker, unit_of_work
-from gridweave.errors import DomainError, ErrorCode
+from gridweave.db import Sessionmaker
+from gridweave.errors import ErrorCode
 from gridweave.models import (
     Area,
     AuditEntry,
@@ -21,16 +20,14 @@ from gridweave.models import (
     OrganizationKind,
     OrganizationLink,
     OrganizationServiceArea,
-    Role,
     ServiceCategory,
 )
 from gridweave.services import organizations as svc
-from gridweave.services.access import Actor, Grant
+from gridweave.services.access import Actor
 from gridweave.services.organizations import ServiceAreaSpec
 from gridweave.services.validation import credit_code_check_char
-from tests.factories import make_area, make_org, make_user
-
-Call = Callable[[AsyncSession], Awaitable[Any]]
+from tests.factories import coordinator_of, make_area, make_org, member_of
+from tests.services.helpers import Call, expect_refusal, run
 
 
 def credit_code(body17: str) -> str:
@@ -42,38 +39,34 @@ def wrong_check_char(body17: str) -> str:
     return body17 + ("0" if right != "0" else "1")
 
 
-async def coordinator_of(sm: Sessionmaker, area: Area) -> Actor:
-    user = await make_user(sm, "COORDINATOR", area=area)
-    return Actor(user.id, (Grant(Role.COORDINATOR, area.id, area.path),))
+# a refused organization call must leave the row counts of these as they were
+refused = partial(
+    expect_refusal,
+    unchanged=(Area, Organization, OrganizationServiceArea, OrganizationLink, AuditEntry),
+)
 
 
-async def member_of(sm: Sessionmaker, org: Organization) -> Actor:
-    user = await make_user(sm, "ORGANIZATION_MEMBER", organization=org)
-    return Actor(user.id, (Grant(Role.ORGANIZATION_MEMBER, organization_id=org.id),))
+def new_org(
+    actor: Actor | None,
+    area_id: int,
+    *,
+    name: str = "某协会",
+    kind: OrganizationKind = OrganizationKind.VOLUNTEER_TEAM,
+    **more: Any,
+) -> Call:
+    """create_organization with these arguments, waiting for its session."""
+    return lambda s: svc.create_organization(
+        s, actor=actor, name=name, kind=kind, area_id=area_id, **more
+    )
 
 
-async def row_counts(s: AsyncSession) -> dict[str, int]:
-    models = (Area, Organization, OrganizationServiceArea, OrganizationLink, AuditEntry)
-    return {
-        m.__tablename__: int(await s.scalar(select(func.count()).select_from(m)) or 0)
-        for m in models
-    }
-
-
-async def run(sm: Sessionmaker, call: Call) -> Any:
-    async with unit_of_work(sm) as s:
-        return await call(s)
-
-
-async def refused(sm: Sessionmaker, call: Call) -> DomainError:
-    """Expect a DomainError, and no write by the refused call (checked inside its transaction)."""
-    async with sm() as s, s.begin():
-        before = await row_counts(s)
-        with pytest.raises(DomainError) as caught:
-            await call(s)
-        assert await row_counts(s) == before, "a refused call wrote something"
-        await s.rollback()
-    return caught.value
+def new_link(
+    actor: Actor | None, kind: LinkKind, source_id: int, target_id: int, **more: Any
+) -> Call:
+    """link_organizations with these arguments, waiting for its session."""
+    return lambda s: svc.link_organizations(
+        s, actor=actor, kind=kind, source_id=source_id, target_id=target_id, **more
+    )
 
 
 async def stored_org(sm: Sessionmaker, org_id: int) -> Organization:
@@ -154,39 +147,22 @@ async def test_create_organization_with_service_areas_and_credit_code(
     assert (entry.action, entry.entity_id) == ("createOrganization", f"Organization:{org.id}")
 
 
-async def test_credit_code_with_a_wrong_check_character_is_refused(
-    sessionmaker: Sessionmaker, world: dict[str, Any]
-) -> None:
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=world["coordinator"],
-            name="某协会",
-            kind=OrganizationKind.SOCIAL_ORGANIZATION,
-            area_id=world["a"].id,
-            credit_code=wrong_check_char("91310113MA1GL2QX2"),
-        ),
-    )
-
-    assert error.code is ErrorCode.VALIDATION
-    assert error.field == ["input", "creditCode"]
-
-
-@pytest.mark.parametrize("bad", ["12345", "91310113MA1GL2QXIO", "9131A113MA1GL2QX2X"])
-async def test_malformed_credit_code_is_refused(
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(wrong_check_char("91310113MA1GL2QX2"), id="wrong-check-character"),
+        "12345",
+        "91310113MA1GL2QXIO",
+        "9131A113MA1GL2QX2X",
+    ],
+)
+async def test_bad_credit_code_is_refused(
     sessionmaker: Sessionmaker, world: dict[str, Any], bad: str
 ) -> None:
+    social = OrganizationKind.SOCIAL_ORGANIZATION
+
     error = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=world["coordinator"],
-            name="某协会",
-            kind=OrganizationKind.SOCIAL_ORGANIZATION,
-            area_id=world["a"].id,
-            credit_code=bad,
-        ),
+        sessionmaker, new_org(world["coordinator"], world["a"].id, kind=social, credit_code=bad)
     )
 
     assert error.code is ErrorCode.VALIDATION
@@ -196,32 +172,20 @@ async def test_malformed_credit_code_is_refused(
 async def test_duplicate_credit_code_is_a_conflict(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
+    # given an organization registered with a code
     code = credit_code("52310000MJ0000001")
-    actor = world["coordinator"]
+    actor, social = world["coordinator"], OrganizationKind.SOCIAL_ORGANIZATION
     await run(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="第一家",
-            kind=OrganizationKind.SOCIAL_ORGANIZATION,
-            area_id=world["a"].id,
-            credit_code=code,
-        ),
+        sessionmaker, new_org(actor, world["a"].id, name="第一家", kind=social, credit_code=code)
     )
 
+    # when a second one is registered with the same code
     error = await refused(
         sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="第二家",
-            kind=OrganizationKind.SOCIAL_ORGANIZATION,
-            area_id=world["grid_a"].id,
-            credit_code=code,
-        ),
+        new_org(actor, world["grid_a"].id, name="第二家", kind=social, credit_code=code),
     )
 
+    # then it is refused
     assert error.code is ErrorCode.CONFLICT
     assert error.field == ["input", "creditCode"]
 
@@ -229,16 +193,10 @@ async def test_duplicate_credit_code_is_a_conflict(
 async def test_unknown_category_code_names_its_position(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
+    serves = [ServiceAreaSpec(world["grid_a"].id, ["elderly_care", "space_travel"])]
+
     error = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=world["coordinator"],
-            name="某协会",
-            kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=world["a"].id,
-            service_areas=[ServiceAreaSpec(world["grid_a"].id, ["elderly_care", "space_travel"])],
-        ),
+        sessionmaker, new_org(world["coordinator"], world["a"].id, service_areas=serves)
     )
 
     assert error.code is ErrorCode.VALIDATION
@@ -249,29 +207,11 @@ async def test_service_area_needs_a_known_area_and_a_category(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
     actor, a = world["coordinator"], world["a"]
+    unknown_area = [ServiceAreaSpec(a.id, ["health"]), ServiceAreaSpec(777_777, ["health"])]
+    no_category = [ServiceAreaSpec(a.id, [])]
 
-    unknown = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="某协会",
-            kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=a.id,
-            service_areas=[ServiceAreaSpec(a.id, ["health"]), ServiceAreaSpec(777_777, ["health"])],
-        ),
-    )
-    empty = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="某协会",
-            kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=a.id,
-            service_areas=[ServiceAreaSpec(a.id, [])],
-        ),
-    )
+    unknown = await refused(sessionmaker, new_org(actor, a.id, service_areas=unknown_area))
+    empty = await refused(sessionmaker, new_org(actor, a.id, service_areas=no_category))
 
     assert (unknown.code, unknown.field) == (
         ErrorCode.NOT_FOUND,
@@ -288,29 +228,9 @@ async def test_create_organization_checks_name_area_and_parent(
 ) -> None:
     actor, a = world["coordinator"], world["a"]
 
-    no_name = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s, actor=actor, name="   ", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=a.id
-        ),
-    )
-    no_area = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s, actor=actor, name="队", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=555_555
-        ),
-    )
-    no_parent = await refused(
-        sessionmaker,
-        lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="队",
-            kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=a.id,
-            parent_id=555_555,
-        ),
-    )
+    no_name = await refused(sessionmaker, new_org(actor, a.id, name="   "))
+    no_area = await refused(sessionmaker, new_org(actor, 555_555, name="队"))
+    no_parent = await refused(sessionmaker, new_org(actor, a.id, name="队", parent_id=555_555))
 
     assert (no_name.code, no_name.field) == (ErrorCode.VALIDATION, ["input", "name"])
     assert (no_area.code, no_area.field) == (ErrorCode.NOT_FOUND, ["input", "areaId"])
@@ -431,14 +351,7 @@ async def test_link_organizations_records_the_tie_once(
 
     link = await run(
         sessionmaker,
-        lambda s: svc.link_organizations(
-            s,
-            actor=actor,
-            kind=LinkKind.GUIDES,
-            source_id=party.id,
-            target_id=ngo.id,
-            since=date(2024, 3, 1),
-        ),
+        new_link(actor, LinkKind.GUIDES, party.id, ngo.id, since=date(2024, 3, 1)),
     )
     assert (link.kind, link.source_id, link.target_id, link.since) == (
         "GUIDES",
@@ -447,60 +360,32 @@ async def test_link_organizations_records_the_tie_once(
         date(2024, 3, 1),
     )
 
-    duplicate = await refused(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s, actor=actor, kind=LinkKind.GUIDES, source_id=party.id, target_id=ngo.id
-        ),
-    )
+    duplicate = await refused(sessionmaker, new_link(actor, LinkKind.GUIDES, party.id, ngo.id))
     assert duplicate.code is ErrorCode.CONFLICT
 
     # another kind of tie between the same two is a different link
-    await run(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s, actor=actor, kind=LinkKind.SUPPORTS, source_id=party.id, target_id=ngo.id
-        ),
-    )
+    await run(sessionmaker, new_link(actor, LinkKind.SUPPORTS, party.id, ngo.id))
     async with sessionmaker() as s:
         kinds = (await s.scalars(select(OrganizationLink.kind).order_by(OrganizationLink.id))).all()
     assert kinds == ["GUIDES", "SUPPORTS"]
 
 
-async def test_self_link_is_refused(sessionmaker: Sessionmaker, world: dict[str, Any]) -> None:
-    org = await make_org(sessionmaker, area=world["a"])
-
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s,
-            actor=world["coordinator"],
-            kind=LinkKind.PARTNERS,
-            source_id=org.id,
-            target_id=org.id,
-        ),
-    )
-
-    assert (error.code, error.field) == (ErrorCode.VALIDATION, ["input", "targetId"])
-
-
-async def test_link_to_a_missing_organization_is_not_found(
-    sessionmaker: Sessionmaker, world: dict[str, Any]
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [("itself", ErrorCode.VALIDATION), ("a missing organization", ErrorCode.NOT_FOUND)],
+    ids=["itself", "a-missing-organization"],
+)
+async def test_link_needs_another_existing_organization(
+    sessionmaker: Sessionmaker, world: dict[str, Any], target: str, code: ErrorCode
 ) -> None:
     org = await make_org(sessionmaker, area=world["a"])
+    target_id = {"itself": org.id, "a missing organization": 31_337}[target]
 
     error = await refused(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s,
-            actor=world["coordinator"],
-            kind=LinkKind.PARTNERS,
-            source_id=org.id,
-            target_id=31_337,
-        ),
+        sessionmaker, new_link(world["coordinator"], LinkKind.PARTNERS, org.id, target_id)
     )
 
-    assert (error.code, error.field) == (ErrorCode.NOT_FOUND, ["input", "targetId"])
+    assert (error.code, error.field) == (code, ["input", "targetId"])
 
 
 async def test_member_links_from_own_organization_only(
@@ -510,18 +395,8 @@ async def test_member_links_from_own_organization_only(
     other = await make_org(sessionmaker, area=world["a"])
     member = await member_of(sessionmaker, own)
 
-    await run(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s, actor=member, kind=LinkKind.PARTNERS, source_id=own.id, target_id=other.id
-        ),
-    )
-    error = await refused(
-        sessionmaker,
-        lambda s: svc.link_organizations(
-            s, actor=member, kind=LinkKind.PARTNERS, source_id=other.id, target_id=own.id
-        ),
-    )
+    await run(sessionmaker, new_link(member, LinkKind.PARTNERS, own.id, other.id))
+    error = await refused(sessionmaker, new_link(member, LinkKind.PARTNERS, other.id, own.id))
 
     assert error.code is ErrorCode.FORBIDDEN
 
@@ -539,22 +414,14 @@ async def test_coordinator_of_a_is_forbidden_in_b(
     in_a = await make_org(sessionmaker, area=world["a"])
     actor: Actor = world["coordinator"]
     calls: dict[str, Call] = {
-        "create": lambda s: svc.create_organization(
-            s,
-            actor=actor,
-            name="越界",
-            kind=OrganizationKind.VOLUNTEER_TEAM,
-            area_id=world["grid_b"].id,
-        ),
+        "create": new_org(actor, world["grid_b"].id, name="越界"),
         "update": lambda s: svc.update_organization(
             s, actor=actor, organization_id=in_b.id, name="越界"
         ),
         "move": lambda s: svc.update_organization(
             s, actor=actor, organization_id=in_b.id, parent_id=in_a.id
         ),
-        "link": lambda s: svc.link_organizations(
-            s, actor=actor, kind=LinkKind.SUPPORTS, source_id=in_b.id, target_id=other_b.id
-        ),
+        "link": new_link(actor, LinkKind.SUPPORTS, in_b.id, other_b.id),
     }
 
     # when A's coordinator acts on B, then it is forbidden and nothing changed
@@ -572,15 +439,11 @@ async def test_anonymous_caller_must_sign_in(
     org = await make_org(sessionmaker, area=world["a"])
     other = await make_org(sessionmaker, area=world["a"])
     calls: dict[str, Call] = {
-        "create": lambda s: svc.create_organization(
-            s, actor=None, name="匿名", kind=OrganizationKind.VOLUNTEER_TEAM, area_id=world["a"].id
-        ),
+        "create": new_org(None, world["a"].id, name="匿名"),
         "update": lambda s: svc.update_organization(
             s, actor=None, organization_id=org.id, name="匿名"
         ),
-        "link": lambda s: svc.link_organizations(
-            s, actor=None, kind=LinkKind.PARTNERS, source_id=org.id, target_id=other.id
-        ),
+        "link": new_link(None, LinkKind.PARTNERS, org.id, other.id),
     }
 
     error = await refused(sessionmaker, calls[attempt])

@@ -3,13 +3,12 @@ than their own), who may see whom, and sign-in with its lockout. A refused call 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.errors import DomainError, ErrorCode
@@ -19,38 +18,23 @@ from gridweave.services import users as svc
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings
 from tests.factories import PASSWORD, make_chain, make_org, make_user
+from tests.services.helpers import Call, expect_refusal, run
 
-Call = Callable[[AsyncSession], Awaitable[Any]]
 NEW_PASSWORD = "a long enough password"
+# a refused user call must leave the row counts of these as they were
+refused = partial(expect_refusal, unchanged=(User, RoleGrant, AuditEntry))
+
+
+async def load_any(sm: Sessionmaker, user_id: int) -> Actor:
+    """User ``user_id`` as the services see them, with their grants loaded from the database."""
+    async with sm() as s:
+        return await load_actor(s, user_id)
 
 
 async def actor_for(sm: Sessionmaker, role: str = "ADMIN", **kw: Any) -> Actor:
+    """A new user with ``role``, as the services see them (grants loaded from the database)."""
     user = await make_user(sm, role, **kw)
-    async with sm() as s:
-        return await load_actor(s, user.id)
-
-
-async def row_counts(s: AsyncSession) -> dict[str, int]:
-    return {
-        m.__tablename__: int(await s.scalar(select(func.count()).select_from(m)) or 0)
-        for m in (User, RoleGrant, AuditEntry)
-    }
-
-
-async def run(sm: Sessionmaker, call: Call) -> Any:
-    async with unit_of_work(sm) as s:
-        return await call(s)
-
-
-async def refused(sm: Sessionmaker, call: Call) -> DomainError:
-    """Expect a DomainError, and no new row in users, role_grants or audit_log."""
-    async with sm() as s, s.begin():
-        before = await row_counts(s)
-        with pytest.raises(DomainError) as caught:
-            await call(s)
-        assert await row_counts(s) == before, "a refused call wrote something"
-        await s.rollback()
-    return caught.value
+    return await load_any(sm, user.id)
 
 
 def new_user(actor: Actor | None, *grants: svc.GrantSpec, email: str = "new@example.org") -> Call:
@@ -283,21 +267,23 @@ async def test_grant_role_refusals(sessionmaker: Sessionmaker) -> None:
     assert anonymous.code is ErrorCode.UNAUTHENTICATED
 
 
-async def load_any(sm: Sessionmaker, user_id: int) -> Actor:
-    async with sm() as s:
-        return await load_actor(s, user_id)
-
-
 # ---------------------------------------------------------------- bootstrap_user
 
 
-async def test_bootstrap_user_creates_the_first_admin(sessionmaker: Sessionmaker) -> None:
-    user_id = await run(
-        sessionmaker,
-        lambda s: svc.bootstrap_user(
-            s, email="root@example.org", password=NEW_PASSWORD, role="admin", display_name="root"
-        ),
+def bootstrap(name: str, role: str, area_code: str | None = None) -> Call:
+    """bootstrap_user, as ``gridweave create-user`` calls it, for name@example.org."""
+    return lambda s: svc.bootstrap_user(
+        s,
+        email=f"{name}@example.org",
+        password=NEW_PASSWORD,
+        role=role,
+        display_name=name,
+        area_code=area_code,
     )
+
+
+async def test_bootstrap_user_creates_the_first_admin(sessionmaker: Sessionmaker) -> None:
+    user_id = await run(sessionmaker, bootstrap("root", "admin"))
 
     assert await grants_of(sessionmaker, user_id) == [("ADMIN", None, None)]
     async with sessionmaker() as s:
@@ -313,34 +299,9 @@ async def test_bootstrap_user_limits_a_coordinator_by_area_code(
     async with unit_of_work(sessionmaker) as s:
         (await s.get_one(Area, city.id)).code = "510100"
 
-    user_id = await run(
-        sessionmaker,
-        lambda s: svc.bootstrap_user(
-            s,
-            email="c@example.org",
-            password=NEW_PASSWORD,
-            role="COORDINATOR",
-            display_name="c",
-            area_code="510100",
-        ),
-    )
-    unknown = await refused(
-        sessionmaker,
-        lambda s: svc.bootstrap_user(
-            s,
-            email="d@example.org",
-            password=NEW_PASSWORD,
-            role="COORDINATOR",
-            display_name="d",
-            area_code="nope",
-        ),
-    )
-    bad_role = await refused(
-        sessionmaker,
-        lambda s: svc.bootstrap_user(
-            s, email="e@example.org", password=NEW_PASSWORD, role="KING", display_name="e"
-        ),
-    )
+    user_id = await run(sessionmaker, bootstrap("c", "COORDINATOR", area_code="510100"))
+    unknown = await refused(sessionmaker, bootstrap("d", "COORDINATOR", area_code="nope"))
+    bad_role = await refused(sessionmaker, bootstrap("e", "KING"))
 
     assert await grants_of(sessionmaker, user_id) == [("COORDINATOR", city.id, None)]
     assert unknown.code is ErrorCode.NOT_FOUND

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, FragmentDefinitionNode, SelectionSetNode
+from graphql import DocumentNode, FragmentDefinitionNode, SelectionSetNode, ValueNode
 
 from gridweave.compiled import binders as bind
 from gridweave.compiled.network import network_sql
@@ -353,20 +353,28 @@ class Compiler:
             raise Fallback(f"Query.{s.name}")
         return handlers[s.name](s)
 
+    def search(
+        self, node: ValueNode | None, *, code_column: str, upper: bool
+    ) -> Callable[[str], str]:
+        """``search``: the name contains the term, or the code equals it (listing.py's rule)."""
+        pattern = self.param(bind.search_pattern(node), "text")
+        term = self.param(bind.search_term(node, upper=upper), "text")
+        plain = self.param(bind.search_uncased(node), "boolean")
+        return lambda t: (
+            f"({pattern} IS NULL OR {name_contains_sql(f'{t}.name', pattern, plain)}"
+            f" OR {t}.{code_column} = {term})"
+        )
+
     def root_areas(self, s: Selection) -> str:
         args = s.arguments
         level = self.param(bind.enum(args.get("level"), bind.AREA_LEVELS), "text")
         parent = self.param(bind.global_id(args.get("parentId"), "Area"), "bigint")
-        pattern = self.param(bind.search_pattern(args.get("search")), "text")
-        term = self.param(bind.search_term(args.get("search"), upper=False), "text")
-        plain = self.param(bind.search_uncased(args.get("search")), "boolean")
+        search = self.search(args.get("search"), code_column="code", upper=False)
 
         def where(t: str) -> str:
             return (
                 f"({level} IS NULL OR {t}.level = {level})"
-                f" AND ({parent} IS NULL OR {t}.parent_id = {parent})"
-                f" AND ({pattern} IS NULL OR {name_contains_sql(f'{t}.name', pattern, plain)}"
-                f" OR {t}.code = {term})"
+                f" AND ({parent} IS NULL OR {t}.parent_id = {parent}) AND {search(t)}"
             )
 
         return self.connection(s, Rows("areas", where), "Area", self.area)
@@ -375,9 +383,7 @@ class Compiler:
         args = s.arguments
         kind = self.param(bind.enum(args.get("kind"), bind.ORG_KINDS), "text")
         area = self.param(bind.global_id(args.get("areaId"), "Area"), "bigint")
-        pattern = self.param(bind.search_pattern(args.get("search")), "text")
-        term = self.param(bind.search_term(args.get("search"), upper=True), "text")
-        plain = self.param(bind.search_uncased(args.get("search")), "boolean")
+        search = self.search(args.get("search"), code_column="credit_code", upper=True)
         self.guards.append(f"({area} IS NULL OR EXISTS (SELECT 1 FROM areas WHERE id = {area}))")
 
         area_path = f"(SELECT path FROM areas WHERE id = {area})"
@@ -386,8 +392,7 @@ class Compiler:
             return (
                 f"({kind} IS NULL OR {t}.kind = {kind})"
                 f" AND ({area} IS NULL OR {in_subtree_sql(f'{t}.area_path', area_path)})"
-                f" AND ({pattern} IS NULL OR {name_contains_sql(f'{t}.name', pattern, plain)}"
-                f" OR {t}.credit_code = {term})"
+                f" AND {search(t)}"
             )
 
         return self.connection(s, Rows("organizations", where), "Organization", self.organization)

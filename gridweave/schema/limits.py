@@ -1,4 +1,4 @@
-"""Query limits, caching and error masking for the strawberry schema.
+"""Query limits and caching for the strawberry schema (error masking: schema/masking.py).
 
 Wiring (in ``gridweave/schema/__init__.py``)::
 
@@ -26,13 +26,10 @@ with a clear message.
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asgi_correlation_id import correlation_id
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -55,7 +52,6 @@ from graphql import (
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -63,24 +59,20 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from gridweave.errors import DomainError
+from gridweave.schema.masking import MaskUnexpectedErrors
 from gridweave.settings import Settings
 
 __all__ = [
     "PAGE_SIZE_ARGUMENTS",
     "QUERY_CACHE_SIZE",
-    "DomainErrorCodes",
-    "MaskUnexpectedErrors",
     "QueryLimits",
     "QueryMeasure",
-    "is_unexpected",
     "measure_operations",
     "query_limits_rule",
     "schema_extensions",
     "strawberry_config",
 ]
 
-logger = logging.getLogger("gridweave.errors")
 
 #: Entries in the (module-level, shared) parse and validation LRU caches.
 QUERY_CACHE_SIZE = 128
@@ -90,8 +82,6 @@ PAGE_SIZE_ARGUMENTS = ("first", "last")
 
 #: Depth, alias and cost figures saturate here, so a hostile document cannot build huge numbers.
 _CEILING = 10**15
-
-UNEXPECTED_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,99 +344,6 @@ class QueryLimits(AddValidationRules):
 
     def __init__(self, rule: type[ValidationRule]) -> None:
         super().__init__([rule])
-
-
-# --------------------------------------------------------------------------------------------
-# Errors: domain errors pass with a code, everything unexpected is logged and masked
-# --------------------------------------------------------------------------------------------
-
-
-def _domain_error(error: GraphQLError) -> DomainError | None:
-    original = error.original_error
-    return original if isinstance(original, DomainError) else None
-
-
-def _tag_domain_error(error: GraphQLError, domain: DomainError) -> None:
-    extensions = dict(error.extensions or {})
-    extensions["code"] = str(domain.code)
-    if domain.field:
-        extensions["field"] = list(domain.field)
-    error.extensions = extensions
-
-
-def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors to hide: raised by our code, but neither a GraphQL nor a domain error."""
-    original = error.original_error
-    return (
-        original is not None
-        and not isinstance(original, GraphQLError)
-        and not isinstance(original, DomainError)
-    )
-
-
-class MaskUnexpectedErrors(MaskErrors):
-    """Hides unexpected exceptions behind "Unexpected error. Request id: <id>" and logs them.
-
-    Validation and syntax errors (no ``original_error``), ``GraphQLError`` raised on purpose and
-    ``DomainError`` pass unchanged; a ``DomainError`` additionally gets
-    ``extensions.code`` (and ``extensions.field`` when it names one).
-
-    The request id is asgi-correlation-id's ``correlation_id``; without one (no middleware, e.g.
-    in tests) a fresh uuid is used, the same one in the log record and in the message.
-    Logged to ``gridweave.errors`` with ``exc_info`` and ``extra={"request_id": ...}``.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=self._should_mask, error_message="Unexpected error.")
-        self._request_id: str | None = None
-
-    def _should_mask(self, error: GraphQLError) -> bool:
-        domain = _domain_error(error)
-        if domain is not None:
-            _tag_domain_error(error, domain)
-            return False
-        return is_unexpected(error)
-
-    def request_id(self) -> str:
-        if self._request_id is None:
-            self._request_id = correlation_id.get() or uuid.uuid4().hex
-        return self._request_id
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = self.request_id()
-        original = error.original_error
-        path = ".".join(str(key) for key in error.path) if error.path else "-"
-        logger.error(
-            "Unexpected %s at %s (request id %s): %s",
-            type(original).__name__,
-            path,
-            request_id,
-            original,
-            exc_info=original,
-            extra={"request_id": request_id, "graphql_path": path},
-        )
-        return GraphQLError(
-            message=f"Unexpected error. Request id: {request_id}",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={"code": UNEXPECTED_ERROR_CODE, "requestId": request_id},
-        )
-
-
-class DomainErrorCodes(SchemaExtension):
-    """Only needed when :class:`MaskUnexpectedErrors` is NOT installed: adds
-    ``extensions.code`` to errors raised as ``DomainError``."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            domain = _domain_error(error)
-            if domain is not None:
-                _tag_domain_error(error, domain)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""Errors for the client: a domain error keeps its message and gets ``extensions.code``;
+anything unexpected is logged in full with its request id and masked."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+
+from asgi_correlation_id import correlation_id
+from graphql import (
+    GraphQLError,
+)
+from strawberry.extensions import (
+    MaskErrors,
+    SchemaExtension,
+)
+
+from gridweave.errors import DomainError
+
+logger = logging.getLogger("gridweave.errors")
+
+UNEXPECTED_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+
+
+def _domain_error(error: GraphQLError) -> DomainError | None:
+    original = error.original_error
+    return original if isinstance(original, DomainError) else None
+
+
+def _tag_domain_error(error: GraphQLError, domain: DomainError) -> None:
+    extensions = dict(error.extensions or {})
+    extensions["code"] = str(domain.code)
+    if domain.field:
+        extensions["field"] = list(domain.field)
+    error.extensions = extensions
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """True for errors to hide: raised by our code, but neither a GraphQL nor a domain error."""
+    original = error.original_error
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and not isinstance(original, DomainError)
+    )
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Hides unexpected exceptions behind "Unexpected error. Request id: <id>" and logs them.
+
+    Validation and syntax errors (no ``original_error``), ``GraphQLError`` raised on purpose and
+    ``DomainError`` pass unchanged; a ``DomainError`` additionally gets
+    ``extensions.code`` (and ``extensions.field`` when it names one).
+
+    The request id is asgi-correlation-id's ``correlation_id``; without one (no middleware, e.g.
+    in tests) a fresh uuid is used, the same one in the log record and in the message.
+    Logged to ``gridweave.errors`` with ``exc_info`` and ``extra={"request_id": ...}``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask, error_message="Unexpected error.")
+        self._request_id: str | None = None
+
+    def _should_mask(self, error: GraphQLError) -> bool:
+        domain = _domain_error(error)
+        if domain is not None:
+            _tag_domain_error(error, domain)
+            return False
+        return is_unexpected(error)
+
+    def request_id(self) -> str:
+        if self._request_id is None:
+            self._request_id = correlation_id.get() or uuid.uuid4().hex
+        return self._request_id
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = self.request_id()
+        original = error.original_error
+        path = ".".join(str(key) for key in error.path) if error.path else "-"
+        logger.error(
+            "Unexpected %s at %s (request id %s): %s",
+            type(original).__name__,
+            path,
+            request_id,
+            original,
+            exc_info=original,
+            extra={"request_id": request_id, "graphql_path": path},
+        )
+        return GraphQLError(
+            message=f"Unexpected error. Request id: {request_id}",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": UNEXPECTED_ERROR_CODE, "requestId": request_id},
+        )
+
+
+class DomainErrorCodes(SchemaExtension):
+    """Only needed when :class:`MaskUnexpectedErrors` is NOT installed: adds
+    ``extensions.code`` to errors raised as ``DomainError``."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            domain = _domain_error(error)
+            if domain is not None:
+                _tag_domain_error(error, domain)

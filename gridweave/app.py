@@ -32,9 +32,12 @@ from gridweave.schema import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
+from gridweave.websocket import SubscriptionsOnlyHandler
 
 
 class GridweaveGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SubscriptionsOnlyHandler
+
     def __init__(self, app_state: Any, settings: Settings, schema: GridweaveSchema) -> None:
         super().__init__(
             schema,
@@ -130,6 +133,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             schema._schema,
             validation_rules(settings),
             max_network_nodes=settings.max_network_nodes,
+            max_tokens=settings.max_tokens,
+            max_page_size=settings.max_page_size,
         )
         http = app.state.compiled_reads = CompiledFirst(
             graphql,

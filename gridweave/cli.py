@@ -52,10 +52,21 @@ def _with_session(url: str, settings: Settings, fn: Callable[[Any], Awaitable[T]
 def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
     from gridweave.demo import load_demo
     from gridweave.demo.users import DEMO_PASSWORD, load_demo_users
+    from gridweave.services.audit import notify_change
+
+    if settings.is_production:
+        typer.echo(
+            "refused: the demo region brings an ADMIN with a published password; "
+            "it is never loaded with GRIDWEAVE_ENVIRONMENT=production",
+            err=True,
+        )
+        raise typer.Exit(code=2)
 
     async def load(session: Any) -> tuple[Any, list[str]]:
         summary = await load_demo(session, scale=scale)
-        return summary, await load_demo_users(session, summary)
+        emails = await load_demo_users(session, summary)
+        await notify_change(session, action="loadDemo", entity_id=None)
+        return summary, emails
 
     started = time.perf_counter()
     summary, emails = _with_session(url, settings, load)

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The token secret: from settings, or (development only) generated once into data_dir."""
         if self.secret_key:
+            if self.is_production and len(self.secret_key) < 32:
+                raise RuntimeError("GRIDWEAVE_SECRET_KEY must be at least 32 characters")
             return self.secret_key
         if self.is_production:
             raise RuntimeError("GRIDWEAVE_SECRET_KEY must be set in production")

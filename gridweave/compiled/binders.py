@@ -21,12 +21,12 @@ NODE_TYPES = frozenset({"Area", "Organization", "ServiceCategory"})
 MAX_PAGE = 100
 
 
-def first(node: ValueNode | None) -> Binder:
+def first(node: ValueNode | None, max_page: int = MAX_PAGE) -> Binder:
     def bound(variables: Variables) -> int:
         value = value_of(node, variables)
         if value is None:
-            return 20
-        if not isinstance(value, int) or value < 0 or value > MAX_PAGE:
+            return min(20, max_page)
+        if not isinstance(value, int) or value < 0 or value > max_page:
             raise Fallback("first out of range")
         return value
 
@@ -69,6 +69,8 @@ def global_id(node: ValueNode | None, type_name: str) -> Binder:
 
 def _search(node: ValueNode | None, variables: Variables) -> str | None:
     value = value_of(node, variables)
+    if isinstance(value, str) and any(ord(c) < 32 for c in value):
+        raise Fallback("control characters in a search")
     term = value.strip() if isinstance(value, str) else None
     return term or None
 

@@ -83,9 +83,14 @@ def name_contains_sql(column: str, pattern: str, plain: str) -> str:
 
 class Compiler:
     def __init__(
-        self, fragments: dict[str, FragmentDefinitionNode], *, max_network_nodes: int = 20_000
+        self,
+        fragments: dict[str, FragmentDefinitionNode],
+        *,
+        max_network_nodes: int = 20_000,
+        max_page_size: int = 100,
     ) -> None:
         self.fragments = fragments
+        self.max_page_size = max_page_size
         self.max_network_nodes = max_network_nodes
         self.binders: list[Binder] = []
         self.guards: list[str] = []
@@ -278,7 +283,7 @@ class Compiler:
         node_type: str,
         node_obj: Callable[[list[SelectionSetNode], str], str],
     ) -> str:
-        first = self.param(bind.first(s.arguments.get("first")), "int")
+        first = self.param(bind.first(s.arguments.get("first"), self.max_page_size), "int")
         after = self.param(bind.after(s.arguments.get("after")), "bigint")
         pairs: list[tuple[str, str]] = []
         for f in self.fields(s, f"{node_type}Connection"):
@@ -420,11 +425,17 @@ class Compiler:
 
 
 def compile_query(
-    doc: DocumentNode, operation_name: str | None, *, max_network_nodes: int = 20_000
+    doc: DocumentNode,
+    operation_name: str | None,
+    *,
+    max_network_nodes: int = 20_000,
+    max_page_size: int = 100,
 ) -> CompiledQuery:
     """Raises Fallback for anything the compiled path does not cover."""
     operation = pick_operation(doc, operation_name)
-    compiler = Compiler(fragments_of(doc), max_network_nodes=max_network_nodes)
+    compiler = Compiler(
+        fragments_of(doc), max_network_nodes=max_network_nodes, max_page_size=max_page_size
+    )
     root = collect([operation.selection_set], {"Query"}, compiler.fragments)
     data = json_object([(s.key, compiler.root_field(s)) for s in root])
     guards = " AND ".join(["EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)", *compiler.guards])

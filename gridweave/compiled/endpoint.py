@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 from graphql import (
     ASTValidationRule,
@@ -18,6 +19,7 @@ from graphql import (
     parse,
     validate,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,8 +50,12 @@ class CompiledReads:
         *,
         size: int = 512,
         max_network_nodes: int = 20_000,
+        max_tokens: int = 2_000,
+        max_page_size: int = 100,
     ) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
+        self.max_page_size = max_page_size
         self.max_network_nodes = max_network_nodes
         self.rules = list(rules)
         self.size = size
@@ -68,10 +74,15 @@ class CompiledReads:
 
     def _prepare(self, query: str, operation_name: str | None) -> Prepared | None:
         try:
-            doc = parse(query, max_tokens=5_000)
+            doc = parse(query, max_tokens=self.max_tokens)
             if validate(self.schema, doc, self.rules):
                 return None
-            compiled = compile_query(doc, operation_name, max_network_nodes=self.max_network_nodes)
+            compiled = compile_query(
+                doc,
+                operation_name,
+                max_network_nodes=self.max_network_nodes,
+                max_page_size=self.max_page_size,
+            )
             return Prepared(pick_operation(doc, operation_name), compiled)
         except (GraphQLError, Fallback, RecursionError) as e:
             log.debug("not compiled: %s", e)
@@ -163,9 +174,16 @@ class CompiledFirst:
         return answer
 
     async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
-        async with self.engine().connect() as conn:
-            raw = await conn.get_raw_connection()
-            result = await raw.driver_connection.fetchval(sql, *params)  # type: ignore[union-attr]
+        """None hands the request to strawberry, which reports any database error in GraphQL's
+        shape (masked, with the request id) rather than as a bare HTTP 500."""
+        try:
+            async with self.engine().connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                result = await driver.fetchval(sql, *params)
+        except (asyncpg.PostgresError, DBAPIError) as e:
+            log.warning("compiled read failed, answering through the resolvers: %s", e)
+            return None
         return result.encode() if result is not None else None
 
 

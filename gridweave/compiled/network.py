@@ -22,7 +22,7 @@ def _slashes(column: str) -> str:
 def _members(area: str, depth: str) -> tuple[str, str, str]:
     """The root CTE and the areas and organizations of the subtree, depth-limited."""
     root = f"root AS (SELECT path, {_slashes('path')} AS slashes FROM areas WHERE id = {area})"
-    keep = f"({depth} IS NULL OR {{slashes}} <= root.slashes + {depth})"
+    keep = f"({depth} IS NULL OR {{slashes}} <= root.slashes + {depth}::bigint)"
     areas = (
         "na AS (SELECT x.id, x.name, x.level, x.parent_id FROM areas x, root"
         f" WHERE {in_subtree_sql('x.path', 'root.path')}"

@@ -6,6 +6,7 @@ first: a reader wants the latest changes, and ``after`` (the last cursor seen) m
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import strawberry
@@ -61,10 +62,14 @@ async def audit_log(
     )
 
 
+_VERIFYING = asyncio.Lock()
+
+
 async def audit_chain_valid(info: GqlInfo) -> bool:
-    """Recomputes the whole chain: O(entries). The CLI's ``gridweave audit verify`` names the
-    first broken entry."""
-    async with info.context.sessionmaker() as session:
+    """Recomputes the whole chain: O(entries). One verification at a time per process, so thirty
+    aliases in one query wait for each other instead of scanning the ledger thirty times at once.
+    The CLI's ``gridweave audit verify`` names the first broken entry."""
+    async with _VERIFYING, info.context.sessionmaker() as session:
         return (await svc.verify_chain(session)).valid
 
 

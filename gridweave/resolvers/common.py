@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from asyncpg.exceptions import (
+    DataError,
+    DeadlockDetectedError,
     ForeignKeyViolationError,
     RestrictViolationError,
+    SerializationError,
     UniqueViolationError,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.db import unit_of_work
@@ -42,6 +45,17 @@ def _integrity_error(exc: IntegrityError) -> DomainError:
     return DomainError("These values break a data rule: please check them.")
 
 
+def _database_refusal(exc: DBAPIError) -> DomainError | None:
+    """Values PostgreSQL refuses (too long, out of range) and lost races (deadlock, serialization)
+    are answers for the user; anything else stays unexpected."""
+    cause: Any = getattr(exc.orig, "__cause__", None)
+    if isinstance(cause, DataError):
+        return DomainError("A value is too long, out of range or not valid text: please check it.")
+    if isinstance(cause, DeadlockDetectedError | SerializationError):
+        return Conflict("Someone else was changing the same data: please try again.")
+    return None
+
+
 async def mutate(
     info: GqlInfo,
     payload: Callable[..., P],
@@ -60,3 +74,9 @@ async def mutate(
     except IntegrityError as e:
         log.info("integrity error mapped to userErrors: %s", e.orig)
         return payload(user_errors=[UserError.from_error(_integrity_error(e))])
+    except DBAPIError as e:
+        refusal = _database_refusal(e)
+        if refusal is None:
+            raise
+        log.info("database error mapped to userErrors: %s", e.orig)
+        return payload(user_errors=[UserError.from_error(refusal)])

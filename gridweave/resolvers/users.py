@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.db import unit_of_work
@@ -38,12 +40,18 @@ async def _user(session: AsyncSession, user_id: int) -> User:
     return User.from_record((await svc.load_users(session, [user_id]))[user_id])
 
 
+_SIGN_IN_GATE = asyncio.Semaphore(4)
+
+
 async def login(info: GqlInfo, input: LoginInput) -> LoginPayload:
     ctx = info.context
     # Not `mutate`: it rolls back on a refusal, but a failed sign-in must still commit the failure
     # counter (and lockout) that authenticate() wrote, so the refusal is returned from inside the
     # unit of work and the block ends normally, which commits.
-    async with unit_of_work(ctx.sessionmaker) as session:
+    # At most a few sign-ins at once per process: each holds a connection and a row lock through
+    # one argon2 verification (~64 MiB, ~0.1 s), and a flood must queue here, in memory, rather
+    # than take the pool from every other request.
+    async with _SIGN_IN_GATE, unit_of_work(ctx.sessionmaker) as session:
         try:
             token, row = await svc.authenticate(
                 session, settings=ctx.settings, email=input.email, password=input.password

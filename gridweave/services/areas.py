@@ -20,7 +20,7 @@ from gridweave.models import (
 from gridweave.models.areas import LEVEL_ORDER, VULNERABLE_COLUMNS
 from gridweave.services import audit
 from gridweave.services.access import Actor, require_actor, require_coordinator
-from gridweave.services.validation import clean_name, non_negative
+from gridweave.services.validation import clean_code, clean_name, non_negative
 
 INPUT = "input"
 
@@ -93,7 +93,7 @@ async def create_area(
             )
         parent_path = parent.path
     name = clean_name(name, field=[INPUT, "name"])
-    code = code.strip() or None if code is not None else None
+    code = clean_code(code, field=[INPUT, "code"])
     if code:
         await _check_code_free(session, code)
     values = _check_counts(counts)
@@ -142,7 +142,7 @@ async def update_area(
     if name is not None:
         changes["name"] = clean_name(name, field=[INPUT, "name"])
     if code is not None:
-        new_code = code.strip() or None
+        new_code = clean_code(code, field=[INPUT, "code"])
         if new_code:
             await _check_code_free(session, new_code, except_id=area.id)
         changes["code"] = new_code
@@ -223,6 +223,15 @@ async def set_neighbors(
                 f"Neighbours must be of the same level ({area.level}).", field=field
             )
         require_coordinator(actor, row.path, what="a neighbouring area is")
+    dropped = (
+        await session.execute(
+            select(Area.path)
+            .join(AreaNeighbor, AreaNeighbor.neighbor_id == Area.id)
+            .where(AreaNeighbor.area_id == area_id, Area.id.not_in(wanted))
+        )
+    ).scalars()
+    for path in dropped:
+        require_coordinator(actor, path, what="a neighbour this would remove is")
     await session.execute(
         delete(AreaNeighbor).where(
             (AreaNeighbor.area_id == area_id) | (AreaNeighbor.neighbor_id == area_id)

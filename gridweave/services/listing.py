@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.models import Area, Organization
 from gridweave.services.subtree import in_subtree
+from gridweave.services.validation import no_control_characters
 
 
 def uncased(term: str) -> bool:
@@ -35,6 +36,10 @@ class AreaFilter:
     parent_id: int | None = None
     search: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.search is not None:
+            no_control_characters(self.search, field=["search"])
+
     def apply(self, q: Select[Any]) -> Select[Any]:
         if self.level:
             q = q.where(Area.level == self.level)
@@ -51,6 +56,10 @@ class OrganizationFilter:
     kind: str | None = None
     area_path: str | None = None
     search: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.search is not None:
+            no_control_characters(self.search, field=["search"])
 
     def apply(self, q: Select[Any]) -> Select[Any]:
         if self.kind:

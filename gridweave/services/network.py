@@ -13,7 +13,7 @@ from gridweave.services.areas import get_area
 
 _AREAS = text(
     "SELECT id, name, level, parent_id FROM areas WHERE path LIKE :prefix"
-    " AND length(path) - length(replace(path, '/', '')) <= :max_slashes ORDER BY id"
+    " AND length(path) - length(replace(path, '/', '')) <= :max_slashes ORDER BY id LIMIT :cap"
 )
 # Correlated lookups (one index probe per organization) rather than joins: a join lets the planner
 # hash the whole service-area table, which is 200,000 rows at city scale.
@@ -23,7 +23,7 @@ _ORGS = text(
     "       WHERE s.organization_id = o.id ORDER BY 1) AS served"
     " FROM organizations o WHERE o.area_path LIKE :prefix"
     " AND length(o.area_path) - length(replace(o.area_path, '/', '')) <= :max_slashes"
-    " ORDER BY o.id"
+    " ORDER BY o.id LIMIT :cap"
 )
 _LINKS = text(
     "SELECT l.kind, l.source_id, l.target_id FROM organizations s"
@@ -49,7 +49,8 @@ async def area_network(
     root = await get_area(session, area_id, field=["areaId"])
     root_slashes = root.path.count("/")
     max_slashes = root_slashes + depth if depth is not None else 10_000
-    params = {"prefix": f"{root.path}%", "max_slashes": max_slashes}
+    # One row past the limit is enough to refuse: a city-sized subtree is never loaded whole.
+    params = {"prefix": f"{root.path}%", "max_slashes": max_slashes, "cap": max_nodes + 1}
     areas = [AreaRow(*r) for r in (await session.execute(_AREAS, params)).all()]
     orgs = [
         OrgRow(r.id, r.name, r.kind, r.area_id, r.parent_id, tuple(r.served))
@@ -61,5 +62,6 @@ async def area_network(
             "dashboard can draw: pick a smaller area or pass a depth.",
             field=["areaId"],
         )
+    del params["cap"]
     links = [LinkRow(*r) for r in (await session.execute(_LINKS, params)).all()]
     return build_network(areas, orgs, links)

@@ -25,6 +25,7 @@ from gridweave.services.areas import get_area
 from gridweave.services.validation import clean_name, valid_credit_code
 
 INPUT = "input"
+_HIERARCHY_LOCK = 7_301_995  # serializes parent changes, so no two moves build a loop together
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,21 @@ async def _check_credit_code(
     return value
 
 
-async def _check_parent(session: AsyncSession, parent_id: int, *, child_id: int | None) -> None:
-    """The parent must exist and must not be the organization itself or one of its descendants."""
-    await get_organization(session, parent_id, field=[INPUT, "parentId"])
+async def _check_parent(
+    session: AsyncSession, actor: Actor, parent_id: int, *, home_path: str, child_id: int | None
+) -> None:
+    """The parent must exist, lie in the organization's own chain of areas (its area or one above)
+    or in the actor's scope, and must not be the organization itself or one of its descendants.
+    The hierarchy lock makes two crossing moves (A under B, B under A) queue, not both pass."""
+    parent = await get_organization(session, parent_id, field=[INPUT, "parentId"])
+    if not (home_path.startswith(parent.area_path) or actor.coordinates(parent.area_path)):
+        raise Forbidden(
+            "That parent is based outside this organization's areas and outside yours.",
+            field=[INPUT, "parentId"],
+        )
     if child_id is None:
         return
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HIERARCHY_LOCK})
     ancestors = text(
         "WITH RECURSIVE up(id, parent_id) AS ("
         " SELECT id, parent_id FROM organizations WHERE id = :start"
@@ -85,20 +96,29 @@ async def _check_parent(session: AsyncSession, parent_id: int, *, child_id: int 
 
 
 async def _resolve_service_areas(
-    session: AsyncSession, specs: Sequence[ServiceAreaSpec]
+    session: AsyncSession, actor: Actor, home_path: str, specs: Sequence[ServiceAreaSpec]
 ) -> list[tuple[int, int]]:
+    """Categories by code; each area must exist and lie within the organization's home area or
+    the actor's scope (coverage is computed from these rows: nobody may claim the whole city)."""
     codes = {c for s in specs for c in s.category_codes}
     rows = await session.execute(
         select(ServiceCategory.code, ServiceCategory.id).where(ServiceCategory.code.in_(codes))
     )
     by_code: dict[str, int] = dict(rows.all())
     area_ids = {s.area_id for s in specs}
-    known = set((await session.scalars(select(Area.id).where(Area.id.in_(area_ids)))).all())
+    rows = await session.execute(select(Area.id, Area.path).where(Area.id.in_(area_ids)))
+    paths: dict[int, str] = {row.id: row.path for row in rows}
     pairs: list[tuple[int, int]] = []
     for i, spec in enumerate(specs):
         field = [INPUT, "serviceAreas", str(i)]
-        if spec.area_id not in known:
+        path = paths.get(spec.area_id)
+        if path is None:
             raise NotFound("No such area.", field=[*field, "areaId"])
+        if not (path.startswith(home_path) or actor.coordinates(path)):
+            raise Forbidden(
+                "This area lies outside the organization's own area and outside yours.",
+                field=[*field, "areaId"],
+            )
         if not spec.category_codes:
             raise ValidationFailed(
                 "Name at least one service category.", field=[*field, "categoryCodes"]
@@ -137,12 +157,12 @@ async def create_organization(
     service_areas: Sequence[ServiceAreaSpec] | None = None,
 ) -> Organization:
     area = await get_area(session, area_id, field=[INPUT, "areaId"])
-    require_coordinator(actor, area.path, what="the organization would be based")
+    actor = require_coordinator(actor, area.path, what="the organization would be based")
     name = clean_name(name, field=[INPUT, "name"])
     code = await _check_credit_code(session, credit_code)
     if parent_id is not None:
-        await _check_parent(session, parent_id, child_id=None)
-    pairs = await _resolve_service_areas(session, service_areas or [])
+        await _check_parent(session, actor, parent_id, home_path=area.path, child_id=None)
+    pairs = await _resolve_service_areas(session, actor, area.path, service_areas or [])
     org = Organization(
         name=name,
         kind=kind.value,
@@ -194,12 +214,12 @@ async def update_organization(
                 "Only a coordinator of its area can move an organization to another parent.",
                 field=[INPUT, "parentId"],
             )
-        await _check_parent(session, parent_id, child_id=org.id)
+        await _check_parent(session, actor, parent_id, home_path=org.area_path, child_id=org.id)
         changes["parent_id"] = parent_id
     for key, value in changes.items():
         setattr(org, key, value)
     if service_areas is not None:
-        pairs = await _resolve_service_areas(session, service_areas)
+        pairs = await _resolve_service_areas(session, actor, org.area_path, service_areas)
         await _replace_service_areas(session, org.id, pairs)
         changes["service_areas"] = pairs
     await session.flush()

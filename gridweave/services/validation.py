@@ -8,13 +8,29 @@ CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+def no_control_characters(value: str, *, field: list[str]) -> str:
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value):
+        raise ValidationFailed("This text contains control characters.", field=field)
+    return value
+
+
 def clean_name(value: str, *, field: list[str], max_length: int = 200) -> str:
-    name = " ".join(value.split())
+    name = " ".join(no_control_characters(value, field=field).split())
     if not name:
         raise ValidationFailed("The name cannot be empty.", field=field)
     if len(name) > max_length:
         raise ValidationFailed(f"The name is longer than {max_length} characters.", field=field)
     return name
+
+
+def clean_code(value: str | None, *, field: list[str], max_length: int = 64) -> str | None:
+    """An optional code: blank means none."""
+    if value is None:
+        return None
+    code = no_control_characters(value, field=field).strip()
+    if len(code) > max_length:
+        raise ValidationFailed(f"The code is longer than {max_length} characters.", field=field)
+    return code or None
 
 
 def non_negative(value: int | None, *, field: list[str], label: str) -> int | None:

@@ -492,3 +492,33 @@ async def test_area_organizations_include_the_subtree(
         "totalCount": 1,
         "edges": [{"node": {"id": gid("Organization", team.id)}}],
     }
+
+
+async def test_values_postgres_would_refuse_are_clear_refusals(world: World) -> None:
+    """Too long, or carrying a NUL: a VALIDATION userError naming the field, not a masked error."""
+    long_code = await call(
+        world.coordinator_a,
+        "createArea",
+        "CreateAreaInput",
+        AREA,
+        name="新网格",
+        level="GRID",
+        parentId=gid("Area", world.a.id),
+        code="X" * 65,
+    )
+    nul_name = await call(
+        world.coordinator_a,
+        "createArea",
+        "CreateAreaInput",
+        AREA,
+        name="新\u0000网格",
+        level="GRID",
+        parentId=gid("Area", world.a.id),
+    )
+
+    assert [(e["code"], e["field"]) for e in long_code["userErrors"]] == [
+        ("VALIDATION", ["input", "code"])
+    ]
+    assert [(e["code"], e["field"]) for e in nul_name["userErrors"]] == [
+        ("VALIDATION", ["input", "name"])
+    ]

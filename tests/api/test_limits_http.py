@@ -8,7 +8,7 @@ import pytest
 
 from gridweave.db import Sessionmaker
 from gridweave.settings import Settings
-from tests.factories import Api, make_user, token_for
+from tests.factories import Api, gid, make_area, make_user, token_for
 
 
 def nested(levels: int) -> str:
@@ -49,3 +49,23 @@ async def test_oversized_body_and_form_posts_are_refused(client: httpx.AsyncClie
     assert big.status_code == 413
     assert form.status_code == 415
     assert get_mutation.status_code in (400, 405)
+
+
+async def test_the_compiled_read_path_keeps_the_same_limits_and_errors(
+    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    """The compiled path answers reads without strawberry: the token limit, bad input and
+    database-side surprises must still end as the resolvers would answer them."""
+    city = await make_area(sessionmaker, level="CITY")
+    api = Api(client, token_for(settings, await make_user(sessionmaker, "ADMIN")))
+
+    too_long = await api("{ " + " ".join(["areas(first: 1) { totalCount }"] * 300) + " }")
+    nul = await api("query($q: String) { areas(search: $q) { totalCount } }", q="a\u0000b")
+    deep = await api(
+        "query($a: ID!) { network(areaId: $a, depth: 2147483647) { nodes { id } } }",
+        a=gid("Area", city.id),
+    )
+
+    assert "tokens" in too_long["errors"][0]["message"]
+    assert nul["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert deep["data"]["network"]["nodes"] == [{"id": gid("Area", city.id)}]

@@ -95,7 +95,7 @@ async def test_coordinator_registers_an_organization(world: World) -> None:
         creditCode=CODE.lower(),
         serviceAreas=[
             {"areaId": gid("Area", world.grid_a.id), "categoryCodes": ["elderly_care", "health"]},
-            {"areaId": gid("Area", world.b.id), "categoryCodes": ["legal_aid"]},
+            {"areaId": gid("Area", world.a.id), "categoryCodes": ["legal_aid"]},
         ],
     )
 
@@ -112,7 +112,7 @@ async def test_coordinator_registers_an_organization(world: World) -> None:
     assert served == {
         (gid("Area", world.grid_a.id), "elderly_care"),
         (gid("Area", world.grid_a.id), "health"),
-        (gid("Area", world.b.id), "legal_aid"),
+        (gid("Area", world.a.id), "legal_aid"),
     }
     names = {c["name"] for s in org["serviceAreas"] for c in s["categories"]}
     assert names == {"养老服务", "医疗健康", "法律援助"}
@@ -564,3 +564,40 @@ async def test_anonymous_caller_reads_no_organizations(client: httpx.AsyncClient
 
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_nobody_claims_to_serve_areas_outside_their_reach(world: World) -> None:
+    """Coverage is computed from service areas: a coordinator of community A cannot register an
+    organization as serving community B, and a member cannot extend their own organization's
+    service areas or move it under an organization of another community."""
+    as_coordinator = await call(
+        world.coordinator_a,
+        *CREATE,
+        ORG,
+        name="阳光法律服务站",
+        kind="SOCIAL_ORGANIZATION",
+        areaId=gid("Area", world.grid_a.id),
+        serviceAreas=[{"areaId": gid("Area", world.grid_b.id), "categoryCodes": ["legal_aid"]}],
+    )
+    as_member = await call(
+        world.member_a,
+        *UPDATE,
+        ORG,
+        id=gid("Organization", world.org_a2.id),
+        serviceAreas=[{"areaId": gid("Area", world.b.id), "categoryCodes": ["elderly_care"]}],
+    )
+    foreign_parent = await call(
+        world.coordinator_a,
+        *UPDATE,
+        ORG,
+        id=gid("Organization", world.org_a2.id),
+        parentId=gid("Organization", world.org_b.id),
+    )
+
+    for result, field in (
+        (as_coordinator, ["input", "serviceAreas", "0", "areaId"]),
+        (as_member, ["input", "serviceAreas", "0", "areaId"]),
+        (foreign_parent, ["input", "parentId"]),
+    ):
+        assert [(e["code"], e["field"]) for e in result["userErrors"]] == [("FORBIDDEN", field)]
+        assert result["organization"] is None

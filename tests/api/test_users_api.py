@@ -346,8 +346,24 @@ def _handshake(app: Any, token: str) -> dict[str, Any]:
         message = ws.receive()
     if message["type"] == "websocket.close":
         return {"closed": message["code"]}
-    # app.encode_json returns bytes, so frames arrive as binary today; accept either kind here
-    answer: dict[str, Any] = json.loads(message.get("text") or message["bytes"])
+    answer: dict[str, Any] = json.loads(message["text"])
+    return answer
+
+
+def _query_over_websocket(app: Any, token: str) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    mutation = 'mutation { createArea(input: {name: "新城", level: CITY}) { area { id } } }'
+    with (
+        TestClient(app) as tc,
+        tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        ws.receive_json()
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": mutation}})
+        answer: dict[str, Any] = ws.receive_json()
     return answer
 
 
@@ -362,6 +378,22 @@ async def test_websocket_authenticates_from_connection_init(
 
     assert accepted == {"type": "connection_ack"}
     assert refused == {"closed": 4403}
+
+
+async def test_websockets_carry_no_queries_or_mutations(
+    database_url: str, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    """An open socket authenticated once must not keep changing data after a grant is revoked:
+    queries and mutations go over HTTP, where roles are read on every request."""
+    admin = await make_user(sessionmaker, "ADMIN")
+    app = create_app(settings, database_url=database_url)
+
+    answer = await anyio.to_thread.run_sync(_query_over_websocket, app, token_for(settings, admin))
+
+    assert answer["type"] == "error"
+    assert answer["payload"][0]["extensions"]["code"] == "FORBIDDEN"
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
 async def test_a_token_of_a_deleted_user_signs_in_nobody(

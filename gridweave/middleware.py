@@ -17,11 +17,17 @@ Refusals carry a GraphQL-shaped JSON body: ``{"errors": [{"message": "..."}]}``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodySizeLimit", "RequireJson", "error_response"]
+
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(
@@ -146,3 +152,33 @@ class RequireJson:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class RequestTimeout:
+    """Stops an HTTP request that runs longer than ``seconds``: 503 with a GraphQL-shaped error
+    when nothing was sent yet. SQL has its own statement timeout; this also bounds the work done
+    in Python (a query whose lists multiply beyond what the cost rule foresaw)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
+            if not started:
+                message = f"The request took longer than {self.seconds:g} s and was stopped."
+                await error_response(503, message)(scope, receive, send)

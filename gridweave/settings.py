@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     pool_size: int = 20
     pool_overflow: int = 5
     statement_timeout_ms: int = 15_000
+    request_timeout_seconds: float = 20.0
 
     graphiql: bool | None = None
     introspection: bool | None = None

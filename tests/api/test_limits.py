@@ -5,6 +5,7 @@ Run alone with ``pytest tests/api/test_limits.py -p no:cacheprovider --noconftes
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -26,7 +27,7 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gridweave.errors import Forbidden
-from gridweave.middleware import BodySizeLimit, RequireJson
+from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
 from gridweave.schema.limits import (
     QUERY_CACHE_SIZE,
     measure_operations,
@@ -477,3 +478,26 @@ async def test_queries_via_get_are_refused(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
+
+
+async def test_a_request_running_past_its_time_is_stopped_with_503() -> None:
+    async def slow(request: Request) -> JSONResponse:
+        await asyncio.sleep(5)
+        return JSONResponse({"data": {}})
+
+    async def quick(request: Request) -> JSONResponse:
+        return JSONResponse({"data": {"ok": True}})
+
+    app = Starlette(
+        routes=[Route("/slow", slow), Route("/quick", quick)],
+        middleware=[Middleware(RequestTimeout, seconds=0.2)],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        stopped = await client.get("/slow")
+        answered = await client.get("/quick")
+
+    assert stopped.status_code == 503
+    assert "longer than 0.2 s" in stopped.json()["errors"][0]["message"]
+    assert answered.json() == {"data": {"ok": True}}

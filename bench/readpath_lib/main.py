@@ -139,7 +139,7 @@ def run(plan: Plan) -> None:
     queries = build_queries(db.summary.street_id, db.summary.community_id)
     _header(plan, db, queries)
 
-    def gw(key: str, label: str, *, compiled: bool, workers: int) -> Server:
+    def gw(key: str, label: str, *, compiled: bool, workers: int, cache: bool = False) -> Server:
         return gridweave(
             key=key,
             label=label,
@@ -148,6 +148,7 @@ def run(plan: Plan) -> None:
             token=db.token,
             compiled=compiled,
             workers=workers,
+            cache=cache,
         )
 
     single = [
@@ -170,7 +171,16 @@ def run(plan: Plan) -> None:
         if plan.workers
         else []
     )
-    impls = [rep.Impl(s.key, s.label, s.auth) for s in [*single, *multi]]
+    cached = [
+        gw(
+            rep.CACHED,
+            "gridweave + response cache (not in ratios)",
+            compiled=True,
+            workers=1,
+            cache=True,
+        )
+    ]
+    impls = [rep.Impl(s.key, s.label, s.auth) for s in [*single, *multi, *cached]]
     record = rep.Record()
     quiet = Quiet(db.dsn)
 
@@ -185,6 +195,9 @@ def run(plan: Plan) -> None:
             with running(multi):
                 _sanity(queries, multi, record.sizes, reference)
                 _measure(wrk, plan, queries, multi, quiet, record)
+        with running(cached):
+            _sanity(queries, cached, record.sizes, reference)
+            _measure(wrk, plan, queries, cached, quiet, record)
     finally:
         quiet.close()
 

@@ -13,6 +13,7 @@ from bench.readpath_lib.util import out
 AFTER = "gridweave"
 BEFORE = "gridweave-before"
 WORKERS = "gridweave-4w"
+CACHED = "gridweave-cached"  # reported separately: never part of the ratios
 POSTGRAPHILE = "postgraphile"
 ASYNCPG = "asyncpg"
 BASELINES = ((POSTGRAPHILE, "PostGraphile"), (ASYNCPG, "asyncpg"))

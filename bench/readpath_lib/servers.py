@@ -191,6 +191,7 @@ def gridweave(
     token: str,
     compiled: bool,
     workers: int,
+    cache: bool = False,
 ) -> Server:
     port = free_port()
     env = {
@@ -199,6 +200,7 @@ def gridweave(
         "GRIDWEAVE_ENVIRONMENT": "production",
         "GRIDWEAVE_SECRET_KEY": secret_key,
         "GRIDWEAVE_COMPILED_READS": "true" if compiled else "false",
+        "GRIDWEAVE_RESPONSE_CACHE": "true" if cache else "false",
     }
     argv = [
         _venv_bin("gridweave"),

@@ -48,6 +48,8 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -109,6 +111,12 @@ def _sat(value: int) -> int:
     return min(value, _CEILING)
 
 
+def _unpaged_list(definition: GraphQLField) -> bool:
+    return is_list_type(get_nullable_type(definition.type)) and not any(
+        name in definition.args for name in PAGE_SIZE_ARGUMENTS
+    )
+
+
 class _Measurer:
     """Measures operations, each fragment once (memoised by name), whatever the nesting."""
 
@@ -121,14 +129,14 @@ class _Measurer:
         self._schema = schema
         self._fragments = fragments
         self._page_size = page_size
-        self._memo: dict[str, QueryMeasure] = {}
+        self._memo: dict[tuple[str, frozenset[str]], QueryMeasure] = {}
         self._in_progress: set[str] = set()
 
     def operation(self, operation: OperationDefinitionNode) -> QueryMeasure:
         root: GraphQLNamedType | None = None
         if self._schema is not None:
             root = self._schema.get_root_type(operation.operation)
-        return self._selection_set(operation.selection_set, root, set())
+        return self._selection_set(operation.selection_set, root, set(), frozenset())
 
     def _type(self, name: str) -> GraphQLNamedType | None:
         return self._schema.get_type(name) if self._schema is not None else None
@@ -138,24 +146,25 @@ class _Measurer:
         selection_set: SelectionSetNode,
         parent: GraphQLNamedType | None,
         seen_fragments: set[str],
+        lists: frozenset[str],
     ) -> QueryMeasure:
         # ``seen_fragments`` mirrors graphql-core's field collection: within one selection set
         # (including its inline fragments) a named fragment is collected once.
         depth = aliases = cost = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                part = self._field(selection, parent)
+                part = self._field(selection, parent, lists)
             elif isinstance(selection, InlineFragmentNode):
                 inner = parent
                 if selection.type_condition is not None:
                     inner = self._type(selection.type_condition.name.value)
-                part = self._selection_set(selection.selection_set, inner, seen_fragments)
+                part = self._selection_set(selection.selection_set, inner, seen_fragments, lists)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name in seen_fragments:
                     continue
                 seen_fragments.add(name)
-                part = self._fragment(name)
+                part = self._fragment(name, lists)
             else:  # pragma: no cover - no other selection kinds exist
                 continue
             depth = max(depth, part.depth)
@@ -163,8 +172,8 @@ class _Measurer:
             cost = _sat(cost + part.cost)
         return QueryMeasure(depth=depth, aliases=aliases, cost=cost)
 
-    def _fragment(self, name: str) -> QueryMeasure:
-        known = self._memo.get(name)
+    def _fragment(self, name: str, lists: frozenset[str]) -> QueryMeasure:
+        known = self._memo.get((name, lists))
         if known is not None:
             return known
         fragment = self._fragments.get(name)
@@ -174,23 +183,40 @@ class _Measurer:
         self._in_progress.add(name)
         try:
             measure = self._selection_set(
-                fragment.selection_set, self._type(fragment.type_condition.name.value), {name}
+                fragment.selection_set,
+                self._type(fragment.type_condition.name.value),
+                {name},
+                lists,
             )
         finally:
             self._in_progress.discard(name)
-        self._memo[name] = measure
+        self._memo[(name, lists)] = measure
         return measure
 
-    def _field(self, node: FieldNode, parent: GraphQLNamedType | None) -> QueryMeasure:
+    def _field(
+        self, node: FieldNode, parent: GraphQLNamedType | None, lists: frozenset[str]
+    ) -> QueryMeasure:
         definition: GraphQLField | None = None
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             definition = parent.fields.get(node.name.value)
         own_alias = 1 if node.alias is not None else 0
         multiplier = self._multiplier(node, definition)
+        child_type = get_named_type(definition.type) if definition is not None else None
+        paged_edges = parent is not None and parent.name.endswith("Connection")
+        if (
+            definition is not None
+            and child_type is not None
+            and not paged_edges
+            and _unpaged_list(definition)
+        ):
+            # An unpaged list inside a list of the same type (links > target > links, children >
+            # children) is a recursion whose size the schema cannot bound: count a full page.
+            if child_type.name in lists:
+                multiplier = self._page_size
+            lists = lists | {child_type.name}
         if node.selection_set is None:
             return QueryMeasure(depth=0, aliases=own_alias, cost=multiplier)
-        child_type = get_named_type(definition.type) if definition is not None else None
-        children = self._selection_set(node.selection_set, child_type, set())
+        children = self._selection_set(node.selection_set, child_type, set(), lists)
         introspection = node.name.value.startswith("__")
         return QueryMeasure(
             depth=0 if introspection else children.depth + 1,

@@ -69,3 +69,30 @@ async def test_the_compiled_read_path_keeps_the_same_limits_and_errors(
     assert "tokens" in too_long["errors"][0]["message"]
     assert nul["errors"][0]["extensions"]["code"] == "VALIDATION"
     assert deep["data"]["network"]["nodes"] == [{"id": gid("Area", city.id)}]
+
+
+DASHBOARD = (
+    "query($street: ID!) { node(id: $street) { ... on Area { id name children(first: 50) {"
+    " totalCount edges { node { id name households organizations(first: 20) { totalCount edges {"
+    " node { id name kind parent { id name } serviceAreas { area { id name } categories { code"
+    " name } } links { kind source { id name } target { id name } } } } } } } } } } }"
+)
+RECURSIVE_LINKS = (
+    "{ organizations(first: 5) { edges { node { links { target { links { source {"
+    " links { target { links { kind } } } } } } } } } } }"
+)
+
+
+async def test_lists_nested_in_lists_of_their_own_kind_are_counted_as_full_pages(
+    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    """links > target > links > ... has no bound the schema knows: refused by the cost rule,
+    while a dashboard that nests different lists (service areas > categories) still passes."""
+    city = await make_area(sessionmaker, level="CITY")
+    api = Api(client, token_for(settings, await make_user(sessionmaker, "ADMIN")))
+
+    recursive = await api(RECURSIVE_LINKS)
+    dashboard = await api(DASHBOARD, street=gid("Area", city.id))
+
+    assert "cost" in recursive["errors"][0]["message"]
+    assert "errors" not in dashboard

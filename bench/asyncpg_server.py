@@ -36,7 +36,7 @@ Handler = Callable[[Any, Json], Awaitable[Json]]
 MAX_PAGE = 100
 MAX_NETWORK_NODES = 20_000
 POOL_MIN = int(os.environ.get("READPATH_POOL_MIN", "10"))
-POOL_MAX = int(os.environ.get("READPATH_POOL_MAX", "20"))  # gridweave: pool 10 + overflow 10
+POOL_MAX = int(os.environ.get("READPATH_POOL_MAX", "20"))  # gridweave: pool 20 + overflow 5
 
 
 class BadRequest(Exception):

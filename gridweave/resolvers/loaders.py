@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, bindparam, text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
@@ -22,10 +22,6 @@ AREA_COLS = (
     " left_behind_children, disabled_households, hardship_households, mobile_population"
 )
 ORG_COLS = "id, name, kind, credit_code, area_id, area_path, parent_id"
-
-
-def _ids(name: str) -> Any:
-    return bindparam(name, type_=None)
 
 
 class Loaders:

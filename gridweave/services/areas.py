@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, insert, select, text
+from sqlalchemy import delete, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
@@ -250,7 +250,3 @@ async def set_neighbors(
         summary={"neighbor_ids": wanted},
     )
     return area
-
-
-async def count_areas(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Area)) or 0)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridweave.models import Area, Organization
+from gridweave.models import Area, Organization, ServiceCategory
 from gridweave.services.subtree import in_subtree
 from gridweave.services.validation import no_control_characters
 
@@ -106,7 +106,5 @@ async def count_organizations(session: AsyncSession, flt: OrganizationFilter) ->
 
 
 async def list_categories(session: AsyncSession) -> Sequence[Any]:
-    from gridweave.models import ServiceCategory
-
     q = select(ServiceCategory.id, ServiceCategory.code, ServiceCategory.name)
     return (await session.execute(q.order_by(ServiceCategory.id))).all()

@@ -28,7 +28,7 @@ from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_da
 from gridweave.events import ChangeListener
 from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
-from gridweave.schema import GridweaveSchema, build_schema, validation_rules
+from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings

@@ -145,7 +145,7 @@ def demo(
 @app.command("export-schema")
 def export_schema() -> None:
     """Print the served GraphQL schema (SDL)."""
-    from gridweave.schema import build_schema
+    from gridweave.schema.root import build_schema
 
     sys.stdout.write(build_schema(get_settings()).as_str() + "\n")
 

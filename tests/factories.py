@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import select, text
 
 from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
+from gridweave.ids import encode_id
 from gridweave.models import Area, Organization, Role, RoleGrant, ServiceCategory, User
-from gridweave.schema.ids import encode_id
 from gridweave.security import hash_password, issue_token
 from gridweave.services.access import Actor, Grant
 from gridweave.settings import Settings

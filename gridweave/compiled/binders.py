@@ -10,8 +10,8 @@ from graphql import ValueNode
 
 from gridweave.compiled.selection import Binder, Fallback, value_of
 from gridweave.errors import ValidationFailed
+from gridweave.ids import decode_any, decode_cursor
 from gridweave.models import AreaLevel, OrganizationKind
-from gridweave.schema.ids import decode_any, decode_cursor
 from gridweave.services.listing import like_pattern, uncased
 
 Variables = Mapping[str, Any]

@@ -6,12 +6,12 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import ValidationFailed
+from gridweave.ids import decode_cursor, decode_id, decode_optional
 from gridweave.models import AreaLevel as PyAreaLevel
 from gridweave.resolvers.common import mutate
-from gridweave.schema.areas import Area, AreaConnection
-from gridweave.schema.common import AreaLevel, GqlInfo, page_size
-from gridweave.schema.ids import decode_cursor, decode_id, decode_optional
-from gridweave.schema.inputs import (
+from gridweave.schema.areas import (
+    Area,
+    AreaConnection,
     AreaPayload,
     CreateAreaInput,
     DeleteInput,
@@ -20,6 +20,8 @@ from gridweave.schema.inputs import (
     UpdateAreaInput,
     VulnerableGroupCountInput,
 )
+from gridweave.schema.common import AreaLevel, GqlInfo, page_size
+from gridweave.schema.permissions import SignedIn
 from gridweave.services import areas as svc
 from gridweave.services import listing
 
@@ -125,3 +127,16 @@ async def set_neighbors(info: GqlInfo, input: SetNeighborsInput) -> AreaPayload:
         return AreaPayload(area=Area.from_row(area))
 
     return await mutate(info, AreaPayload, work)
+
+
+@strawberry.type
+class Queries:
+    areas: AreaConnection = strawberry.field(resolver=areas, permission_classes=[SignedIn])
+
+
+@strawberry.type
+class Mutations:
+    create_area: AreaPayload = strawberry.mutation(resolver=create_area)
+    update_area: AreaPayload = strawberry.mutation(resolver=update_area)
+    delete_area: DeletePayload = strawberry.mutation(resolver=delete_area)
+    set_neighbors: AreaPayload = strawberry.mutation(resolver=set_neighbors)

@@ -12,11 +12,12 @@ import base64
 import strawberry
 
 from gridweave.errors import ValidationFailed
+from gridweave.ids import decode_any, decode_cursor
 from gridweave.models import Role
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
 from gridweave.schema.audit import AuditEntry, AuditEntryConnection
 from gridweave.schema.common import GqlInfo, Node, page_size, trim
-from gridweave.schema.ids import decode_any, decode_cursor
+from gridweave.schema.permissions import ReadsLedger, SignedIn
 from gridweave.schema.users import User
 from gridweave.services import audit as svc
 from gridweave.services.users import visible_users
@@ -89,3 +90,17 @@ async def audit_entry_node(info: GqlInfo, pk: int) -> Node | None:
 
 
 EXTRA_NODE_RESOLVERS["AuditEntry"] = audit_entry_node
+
+
+@strawberry.type
+class Queries:
+    audit_log: AuditEntryConnection = strawberry.field(
+        resolver=audit_log,
+        permission_classes=[SignedIn, ReadsLedger],
+        description="The ledger, newest entry first; `entityId` narrows it to one entity.",
+    )
+    audit_chain_valid: bool = strawberry.field(
+        resolver=audit_chain_valid,
+        permission_classes=[SignedIn, ReadsLedger],
+        description="True when every audit entry's hash matches its content and its predecessor.",
+    )

@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from gridweave.ids import decode_any
 from gridweave.schema.areas import Area
 from gridweave.schema.common import GqlInfo, Node
-from gridweave.schema.ids import decode_any
 from gridweave.schema.organizations import Organization, ServiceCategory
+from gridweave.schema.permissions import SignedIn
 
 
 async def node(info: GqlInfo, id: strawberry.ID) -> Node | None:
@@ -34,3 +35,8 @@ async def node(info: GqlInfo, id: strawberry.ID) -> Node | None:
 NodeResolver = Callable[[GqlInfo, int], Awaitable[Node | None]]
 # Other modules register their Node types here (User, AuditEntry, ...).
 EXTRA_NODE_RESOLVERS: dict[str, NodeResolver] = {}
+
+
+@strawberry.type
+class Queries:
+    node: Node | None = strawberry.field(resolver=node, permission_classes=[SignedIn])

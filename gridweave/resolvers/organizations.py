@@ -5,25 +5,24 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gridweave.ids import decode_cursor, decode_id, decode_optional
 from gridweave.models import LinkKind as PyLinkKind
 from gridweave.models import OrganizationKind as PyKind
 from gridweave.resolvers.common import mutate
 from gridweave.schema.common import GqlInfo, OrganizationKind, page_size
-from gridweave.schema.ids import decode_cursor, decode_id, decode_optional
-from gridweave.schema.inputs import (
+from gridweave.schema.organizations import (
     CreateOrganizationInput,
     LinkOrganizationsInput,
     LinkPayload,
-    OrganizationPayload,
-    ServiceAreaInput,
-    UpdateOrganizationInput,
-)
-from gridweave.schema.organizations import (
     Organization,
     OrganizationConnection,
     OrganizationLink,
+    OrganizationPayload,
+    ServiceAreaInput,
     ServiceCategory,
+    UpdateOrganizationInput,
 )
+from gridweave.schema.permissions import SignedIn
 from gridweave.services import listing
 from gridweave.services import organizations as svc
 from gridweave.services.areas import get_area
@@ -121,3 +120,24 @@ async def link_organizations(info: GqlInfo, input: LinkOrganizationsInput) -> Li
         return LinkPayload(link=OrganizationLink.from_row(link))
 
     return await mutate(info, LinkPayload, work)
+
+
+@strawberry.type
+class CategoryQueries:
+    service_categories: list[ServiceCategory] = strawberry.field(
+        resolver=service_categories, permission_classes=[SignedIn]
+    )
+
+
+@strawberry.type
+class Queries:
+    organizations: OrganizationConnection = strawberry.field(
+        resolver=organizations, permission_classes=[SignedIn]
+    )
+
+
+@strawberry.type
+class Mutations:
+    create_organization: OrganizationPayload = strawberry.mutation(resolver=create_organization)
+    update_organization: OrganizationPayload = strawberry.mutation(resolver=update_organization)
+    link_organizations: LinkPayload = strawberry.mutation(resolver=link_organizations)

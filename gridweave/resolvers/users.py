@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.db import unit_of_work
 from gridweave.errors import Unauthenticated
+from gridweave.ids import decode_id, decode_optional
 from gridweave.resolvers.common import mutate
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
 from gridweave.schema.common import GqlInfo, Node, UserError
-from gridweave.schema.ids import decode_id, decode_optional
 from gridweave.schema.users import (
     CreateUserInput,
     GrantRoleInput,
@@ -106,3 +107,20 @@ async def user_node(info: GqlInfo, pk: int) -> Node | None:
 
 
 EXTRA_NODE_RESOLVERS["User"] = user_node
+
+
+@strawberry.type
+class Queries:
+    me: User | None = strawberry.field(
+        resolver=me, description="The signed-in user; null when anonymous."
+    )
+
+
+@strawberry.type
+class Mutations:
+    login: LoginPayload = strawberry.mutation(
+        resolver=login,
+        description="Sign in: the one thing anonymous callers may do.",
+    )
+    create_user: UserPayload = strawberry.mutation(resolver=create_user)
+    grant_role: UserPayload = strawberry.mutation(resolver=grant_role)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gridweave.ids import decode_cursor, encode_cursor, encode_id
 from gridweave.models.areas import VULNERABLE_COLUMNS
 from gridweave.schema.common import (
     AreaLevel,
@@ -13,13 +14,13 @@ from gridweave.schema.common import (
     Node,
     OrganizationKind,
     PageInfo,
+    UserError,
     VulnerableGroup,
     described,
     page_info,
     page_size,
     trim,
 )
-from gridweave.schema.ids import decode_cursor, encode_cursor, encode_id
 
 if TYPE_CHECKING:
     from gridweave.schema.organizations import OrganizationConnection
@@ -137,3 +138,53 @@ class AreaConnection:
             edges=edges,
             total=total,
         )
+
+
+@strawberry.input
+class VulnerableGroupCountInput:
+    group: VulnerableGroup
+    count: int
+
+
+@strawberry.input
+class CreateAreaInput:
+    name: str
+    level: AreaLevel
+    code: str | None = None
+    parent_id: strawberry.ID | None = None
+    households: int | None = None
+    population: int | None = None
+    vulnerable_groups: list[VulnerableGroupCountInput] | None = None
+
+
+@strawberry.input
+class UpdateAreaInput:
+    id: strawberry.ID
+    name: str | None = None
+    code: str | None = None
+    households: int | None = None
+    population: int | None = None
+    vulnerable_groups: list[VulnerableGroupCountInput] | None = None
+
+
+@strawberry.input
+class DeleteInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class SetNeighborsInput:
+    area_id: strawberry.ID
+    neighbor_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class AreaPayload:
+    area: Area | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

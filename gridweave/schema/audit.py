@@ -8,9 +8,9 @@ from datetime import datetime
 
 import strawberry
 
+from gridweave.ids import encode_cursor, encode_id
 from gridweave.models import AuditEntry as AuditEntryRow
 from gridweave.schema.common import Node, PageInfo, page_info
-from gridweave.schema.ids import encode_cursor, encode_id
 from gridweave.schema.users import User
 
 

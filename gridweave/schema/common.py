@@ -13,7 +13,7 @@ from gridweave import models
 from gridweave.context import Context
 from gridweave.errors import DomainError, ValidationFailed
 from gridweave.errors import ErrorCode as PyErrorCode
-from gridweave.schema.ids import encode_cursor
+from gridweave.ids import encode_cursor
 
 GqlInfo = Info[Context, None]
 

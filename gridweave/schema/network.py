@@ -6,7 +6,7 @@ import networkx as nx
 import strawberry
 
 from gridweave.graph.network import ordered_edges
-from gridweave.schema.ids import encode_id
+from gridweave.ids import encode_id
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from gridweave.ids import encode_cursor, encode_id
 from gridweave.schema.areas import Area
 from gridweave.schema.common import (
     GqlInfo,
@@ -14,11 +15,11 @@ from gridweave.schema.common import (
     Node,
     OrganizationKind,
     PageInfo,
+    UserError,
     described,
     page_info,
     trim,
 )
-from gridweave.schema.ids import encode_cursor, encode_id
 
 
 @strawberry.type
@@ -162,3 +163,50 @@ class OrganizationConnection:
             edges=edges,
             total=total,
         )
+
+
+@strawberry.input
+class ServiceAreaInput:
+    area_id: strawberry.ID
+    category_codes: list[str]
+
+
+@strawberry.input
+class CreateOrganizationInput:
+    name: str
+    kind: OrganizationKind
+    area_id: strawberry.ID
+    parent_id: strawberry.ID | None = None
+    credit_code: str | None = None
+    service_areas: list[ServiceAreaInput] | None = None
+
+
+@strawberry.input
+class UpdateOrganizationInput:
+    id: strawberry.ID
+    name: str | None = None
+    parent_id: strawberry.ID | None = None
+    credit_code: str | None = None
+    service_areas: list[ServiceAreaInput] | None = strawberry.field(
+        default=None, description="Replaces the service areas when given."
+    )
+
+
+@strawberry.input
+class LinkOrganizationsInput:
+    kind: LinkKind
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+    since: date | None = None
+
+
+@strawberry.type
+class OrganizationPayload:
+    organization: Organization | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LinkPayload:
+    link: OrganizationLink | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from gridweave.ids import encode_id
 from gridweave.models import Role
 from gridweave.schema.areas import Area
 from gridweave.schema.common import GqlInfo, Node, UserError
-from gridweave.schema.ids import encode_id
 from gridweave.schema.organizations import Organization
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.demo import load_demo
+from gridweave.ids import encode_cursor
 from gridweave.models import Area, Organization
-from gridweave.schema.ids import encode_cursor
 from gridweave.settings import Settings
 from tests.factories import gid, make_user, token_for
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from gridweave.db import Sessionmaker
 from gridweave.models import AuditEntry
-from gridweave.schema import build_schema
+from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
 from tests.factories import Api, gid
 

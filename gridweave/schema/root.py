@@ -1,0 +1,72 @@
+"""The served schema: each domain's root fields (declared beside their resolvers in
+``resolvers/<domain>.py``) merged into Query and Mutation, plus the endpoint's limits.
+
+Adding a domain: write ``resolvers/<domain>.py`` with ``Queries``/``Mutations`` classes and list
+them in ``QUERIES``/``MUTATIONS`` below."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
+from strawberry.tools import merge_types
+
+from gridweave.resolvers import areas, audit, network, nodes, organizations, users
+from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
+from gridweave.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUERIES: tuple[type, ...] = (
+    nodes.Queries,
+    users.Queries,
+    audit.Queries,
+    organizations.CategoryQueries,
+    areas.Queries,
+    organizations.Queries,
+    network.Queries,
+)
+MUTATIONS: tuple[type, ...] = (users.Mutations, areas.Mutations, organizations.Mutations)
+
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
+
+
+class GridweaveSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Refusals and validation errors are answers, not incidents: the masking extension logs
+        the unexpected ones with their request id."""
+        for error in errors:
+            log.debug("graphql error: %s", error.message)
+
+
+def build_schema(settings: Settings) -> GridweaveSchema:
+    return GridweaveSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=schema_extensions(settings),
+        config=strawberry_config(settings),
+    )
+
+
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The rules strawberry applies, for paths that validate a document themselves."""
+    rules: list[type[ASTValidationRule]] = [
+        *specified_rules,
+        query_limits_rule(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_cost=settings.max_cost,
+            page_size=settings.max_page_size,
+        ),
+    ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules

@@ -55,6 +55,29 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+async def record(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    entity_id: str | None,
+    summary: dict[str, Any],
+    *,
+    area_path: str | None = None,
+) -> AuditEntry:
+    """What every service calls after changing rows: flush them (so that constraint violations
+    surface before the entry is chained), append the ledger entry and announce the change, with
+    the area path of what changed so that subscribers can filter by subtree."""
+    await session.flush()
+    return await append(
+        session,
+        actor=actor,
+        action=action,
+        entity_id=entity_id,
+        summary=summary,
+        area_path=area_path,
+    )
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -62,6 +85,7 @@ async def append(
     action: str,
     entity_id: str | None,
     summary: dict[str, Any],
+    area_path: str | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction. The transaction-scoped advisory lock makes
     concurrent appends queue, so the chain stays one line even across processes."""
@@ -82,14 +106,17 @@ async def append(
     )
     session.add(entry)
     await session.flush()
-    await notify_change(session, action=action, entity_id=entity_id)
+    await notify_change(session, action=action, entity_id=entity_id, area_path=area_path)
     return entry
 
 
-async def notify_change(session: AsyncSession, *, action: str, entity_id: str | None) -> None:
+async def notify_change(
+    session: AsyncSession, *, action: str, entity_id: str | None, area_path: str | None = None
+) -> None:
     """Tell every gridweave process that data changed. PostgreSQL delivers the notification when
-    the transaction commits, and never when it rolls back."""
-    payload = orjson.dumps({"action": action, "entity": entity_id}).decode()
+    the transaction commits, and never when it rolls back. ``area`` is the materialized path of
+    the area the change belongs to (null for changes outside the area tree)."""
+    payload = orjson.dumps({"action": action, "entity": entity_id, "area": area_path}).decode()
     await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANGES_CHANNEL, "p": payload})
 
 

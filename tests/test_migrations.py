@@ -3,6 +3,8 @@ change without a migration."""
 
 from __future__ import annotations
 
+import os
+
 import anyio
 import asyncpg
 import pytest
@@ -28,7 +30,7 @@ EXPECTED_TABLES = {
 
 @pytest.fixture
 async def fresh_url(settings: Settings) -> str:
-    url = conftest.test_database_url(settings, "gridweave_migrations_test")
+    url = conftest.test_database_url(settings, f"gridweave_migrations_test_{os.getpid()}")
     await conftest.recreate_database(url)
     return url
 

@@ -100,12 +100,14 @@ async def make_org(
 
 async def make_user(
     sm: Sessionmaker,
-    role: str = "ADMIN",
+    role: str | None = "ADMIN",
     *,
     area: Area | None = None,
     organization: Organization | None = None,
     email: str | None = None,
 ) -> User:
+    """A user holding ``role`` (limited to ``area`` or ``organization``); no grant at all when
+    ``role`` is None."""
     async with unit_of_work(sm) as s:
         user = User(
             email=email or f"user{next(_seq)}@example.org",
@@ -115,6 +117,8 @@ async def make_user(
         )
         s.add(user)
         await s.flush()
+        if role is None:
+            return user
         s.add(
             RoleGrant(
                 user_id=user.id,

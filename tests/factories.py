@@ -113,7 +113,6 @@ async def make_user(
             email=email or f"user{next(_seq)}@example.org",
             display_name="测试用户",
             password_hash=_HASH,
-            failed_logins=0,
         )
         s.add(user)
         await s.flush()

@@ -35,7 +35,7 @@ async def load_demo_users(session: AsyncSession, demo: DemoSummary) -> list[str]
         exists = await session.scalar(select(User.id).where(func.lower(User.email) == email))
         if exists is not None:
             continue
-        user = User(email=email, display_name=name, password_hash=password_hash, failed_logins=0)
+        user = User(email=email, display_name=name, password_hash=password_hash)
         session.add(user)
         await session.flush()
         session.add(

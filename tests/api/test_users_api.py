@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker
-from gridweave.models import AuditEntry, RoleGrant, User
+from gridweave.models import AuditEntry, RoleGrant, SignInThrottle, User
 from gridweave.security import issue_token
+from gridweave.services.throttle import account_key
 from gridweave.settings import Settings
 from tests.factories import PASSWORD, Api, gid, make_chain, make_org, make_user, token_for
 
@@ -110,16 +111,19 @@ async def test_lockout_after_repeated_failures_reveals_nothing(
     unknown = [await api(LOGIN, e="nobody@example.org", p="wrong password") for _ in range(n)]
     unknown.append(await api(LOGIN, e="nobody@example.org", p=PASSWORD))
 
-    # then the account is locked (in the database: a failed sign-in still commits its counter),
-    # even the right password is refused, and both sequences read exactly alike
+    # then the account is locked from this address (in the database: a failed sign-in still
+    # commits its counter), even the right password is refused, and both sequences read alike
     assert known == unknown
     assert known[-1]["data"]["login"]["token"] is None
+    assert [e["code"] for e in known[-1]["data"]["login"]["userErrors"]] == ["TRY_AGAIN"]
     async with sessionmaker() as s:
-        stored = await s.get_one(User, user.id)
-    assert stored.locked_until is not None
-    assert stored.locked_until > datetime.now(UTC) + timedelta(
-        seconds=settings.login_lockout_seconds - 30
-    )
+        lock = await s.scalar(
+            select(SignInThrottle.locked_until).where(
+                SignInThrottle.key == f"{account_key(user.email)}@127.0.0.1"
+            )
+        )
+    assert lock is not None
+    assert lock > datetime.now(UTC) + timedelta(seconds=settings.login_lockout_seconds - 30)
 
 
 async def test_anonymous_me_is_null(client: httpx.AsyncClient) -> None:

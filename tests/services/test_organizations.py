@@ -87,6 +87,7 @@ async def world(sessionmaker: Sessionmaker) -> dict[str, Any]:
     a = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="阳光社区")
     b = await make_area(sessionmaker, level="COMMUNITY", parent=street, name="和平社区")
     return {
+        "street": street,
         "a": a,
         "b": b,
         "grid_a": await make_area(sessionmaker, level="GRID", parent=a),
@@ -339,9 +340,10 @@ async def test_member_updates_own_organization_only(
 async def test_link_organizations_records_the_tie_once(
     sessionmaker: Sessionmaker, world: dict[str, Any]
 ) -> None:
+    # a coordinator over both ends records a link at once (one end only: see the proposals below)
     party = await make_org(sessionmaker, area=world["a"], kind="PARTY_ORGANIZATION")
     ngo = await make_org(sessionmaker, area=world["b"])
-    actor = world["coordinator"]
+    actor = await coordinator_of(sessionmaker, world["street"])
 
     link = await run(
         sessionmaker,

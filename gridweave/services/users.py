@@ -3,7 +3,15 @@
 Granting follows one rule: nobody grants a role wider than their own. An ADMIN may grant anything;
 a COORDINATOR may grant COORDINATOR, ORGANIZATION_MEMBER, EVALUATOR and AUDITOR only inside the
 area subtrees they coordinate (never ADMIN, never an area-less grant, never to themselves); anyone
-else is refused."""
+else is refused.
+
+What the answers tell about who has an account: sign-in tells nobody (one answer for a wrong
+password and an unknown email, the same throttling for both). createUser tells one thing, and
+only to a caller who could create that very account: that the email is not free (unavoidable,
+since the account cannot be made). Every other check comes first (signed in, may manage users,
+every grant within their reach, a valid email, name and password), so nobody else learns
+anything, and the answer is the same whoever holds the email: not whether that person is in the
+caller's areas, nor who they are. grantRole answers NOT_FOUND for users the caller cannot see."""
 
 from __future__ import annotations
 
@@ -43,6 +51,12 @@ MAX_PASSWORD_LENGTH = 1_000
 # One answer for every wrong sign-in (unknown email, wrong password), so that the answer never
 # tells whether an email is registered.
 LOGIN_REFUSED = "Wrong email or password."
+# What createUser says about a taken email, whoever holds it: that this email cannot be used, and
+# nothing about the account that has it (whether it is in the caller's areas, its roles).
+EMAIL_UNAVAILABLE = (
+    "This email cannot be used for a new account: if the person already has one, ask an "
+    "administrator or a coordinator of their area to grant them the role."
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -222,15 +236,26 @@ def _grant_summary(spec: GrantSpec) -> dict[str, Any]:
 
 
 async def _new_user(
-    session: AsyncSession, *, email: str, display_name: str, password: str, field: list[str]
+    session: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    field: list[str],
+    actor: Actor | None = None,
 ) -> User:
-    """Validate and insert a user (no grants); the password is hashed in a worker thread."""
+    """Validate and insert a user (no grants); the password is hashed in a worker thread.
+
+    Whether the email is free is the last thing checked, after every other check of the call,
+    and a taken one gets ``EMAIL_UNAVAILABLE`` whoever holds it (see the module docstring)."""
     email = _check_email(email, field=[*field, "email"])
     name = clean_name(display_name, field=[*field, "displayName"])
     _check_password(password, field=[*field, "password"])
     taken = await session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
     if taken is not None:
-        raise Conflict("A user with this email already exists.", field=[*field, "email"])
+        # Logged (without the email) so that someone trying many emails leaves a trace.
+        log.info("createUser refused a taken email (caller %s)", actor.user_id if actor else None)
+        raise Conflict(EMAIL_UNAVAILABLE, field=[*field, "email"])
     password_hash = await anyio.to_thread.run_sync(security.hash_password, password)
     user = User(email=email, display_name=name, password_hash=password_hash)
     session.add(user)
@@ -309,7 +334,12 @@ async def create_user(
         raise ValidationFailed("Give the new user at least one role.", field=[INPUT, "roles"])
     await _check_grants(session, actor, grants, field=[INPUT, "roles"])
     user = await _new_user(
-        session, email=email, display_name=display_name, password=password, field=[INPUT]
+        session,
+        email=email,
+        display_name=display_name,
+        password=password,
+        field=[INPUT],
+        actor=actor,
     )
     for spec in grants:
         _add_grant(session, user.id, spec)

@@ -28,7 +28,7 @@ class Context:
 
     @property
     def client_address(self) -> str:
-        """The caller's address as the server saw it (behind a proxy, run uvicorn with
-        ``--proxy-headers --forwarded-allow-ips`` so that this is the client's, not the proxy's)."""
+        """The caller's address as the server saw it: behind a balancer on another machine, set
+        ``FORWARDED_ALLOW_IPS`` (uvicorn) so that this is the client's, not the balancer's."""
         client = getattr(self.request, "client", None)
         return str(client.host) if client is not None and client.host else "unknown"

@@ -65,8 +65,11 @@ async def test_the_template_has_chinese_headers_lists_and_an_example_row(
     assert [c.value.rstrip(" *") for c in areas[1]] == headers("areas")
     assert areas["C2"].value == "社区"  # the example row
     assert wb["组织"]["B2"].value == "志愿服务队"
-    lists = {str(dv.sqref).split(":")[0]: dv.formula1 for dv in areas.data_validations.dataValidation}
-    assert "C2" in lists and lists["C2"].startswith("选项!")
+    lists = {
+        str(dv.sqref).split(":")[0]: dv.formula1 for dv in areas.data_validations.dataValidation
+    }
+    assert "C2" in lists
+    assert lists["C2"].startswith("选项!")
     options = wb["选项"]
     assert options.sheet_state == "hidden"
     assert "网格" in [c.value for c in options["B"]]
@@ -78,16 +81,21 @@ async def test_import_dry_run_then_real_run_with_a_paged_report(
     client: httpx.AsyncClient, coordinator: str, sessionmaker: Sessionmaker
 ) -> None:
     rows = [[f"S1-C{i:02d}", f"社区{i}", "社区", "S1", i] for i in range(1, 8)]
-    bad = xlsx(areas=[*rows, ["S1-BAD", "坏社区", "网格", "S1"], ["S1-NEG", "负", "社区", "S1", -1]])
+    bad = xlsx(
+        areas=[*rows, ["S1-BAD", "坏社区", "网格", "S1"], ["S1-NEG", "负", "社区", "S1", -1]]
+    )
     before = await snapshot(sessionmaker, TABLES)
 
     refused = await post(client, coordinator, bad, dryRun="true", name="社区.xlsx")
 
     assert refused.status_code == 422
     body = refused.json()
-    assert body["status"] == "refused" and body["dryRun"] is True
+    assert body["status"] == "refused"
+    assert body["dryRun"] is True
     assert body["summary"]["problems"] == 2
-    problems = [(x["sheet"], x["row"], x["column"]) for x in body["lines"] if x["outcome"] == "problem"]
+    problems = [
+        (x["sheet"], x["row"], x["column"]) for x in body["lines"] if x["outcome"] == "problem"
+    ]
     assert problems == [("区域", 9, "C 层级"), ("区域", 10, "E 户数")]
     assert await snapshot(sessionmaker, TABLES) == before
 
@@ -122,7 +130,9 @@ async def test_who_may_import_and_read_reports(
     street: Area,
 ) -> None:
     org = await make_org(sessionmaker, area=street)
-    member = token_for(settings, await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org))
+    member = token_for(
+        settings, await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org)
+    )
     other = token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=street))
     data = xlsx(areas=[["S1-C01", "社区", "社区", "S1"]])
 
@@ -151,13 +161,18 @@ async def test_an_export_imports_again_unchanged(
     assert first.status_code == 200, first.text
     # an organization made outside any import, in a community without a credit code parent
     community = await _area(sessionmaker, "S1-C01")
-    await make_org(sessionmaker, area=community, name="居民议事会", kind="SELF_GOVERNANCE_ORGANIZATION")
+    await make_org(
+        sessionmaker, area=community, name="居民议事会", kind="SELF_GOVERNANCE_ORGANIZATION"
+    )
     area_param = {"areaId": gid("Area", street.id)}
 
-    orgs = await client.get("/exports/organizations.xlsx", params=area_param, headers=auth(coordinator))
+    orgs = await client.get(
+        "/exports/organizations.xlsx", params=area_param, headers=auth(coordinator)
+    )
     areas = await client.get("/exports/areas.xlsx", params=area_param, headers=auth(coordinator))
 
-    assert orgs.status_code == 200 and areas.status_code == 200
+    assert orgs.status_code == 200
+    assert areas.status_code == 200
     assert [r[0] for r in sheet_rows(areas.content, "区域")[1:]] == [
         "S1",
         "S1-C01",
@@ -176,7 +191,10 @@ async def test_an_export_imports_again_unchanged(
     for r in (again_areas, again_orgs):
         assert r.status_code == 200, r.text
         counts = r.json()["summary"]["counts"]
-        assert all(c.get("created", 0) == 0 and c.get("updated", c.get("changed", 0)) == 0 for c in counts.values()), counts
+        assert all(
+            c.get("created", 0) == 0 and c.get("updated", c.get("changed", 0)) == 0
+            for c in counts.values()
+        ), counts
     assert await snapshot(sessionmaker, TABLES) == before
 
 
@@ -199,7 +217,9 @@ async def test_the_command_line_writes_the_template_and_imports(
     data = tmp_path / "orgs.xlsx"
     data.write_bytes(xlsx(organizations=[["华阳街道志愿服务队", "志愿服务队", None, None]]))
 
-    dry = await anyio.run_process([*cli, str(data), "--dry-run", "--area", "S1"], env=env, check=False)
+    dry = await anyio.run_process(
+        [*cli, str(data), "--dry-run", "--area", "S1"], env=env, check=False
+    )
     real = await anyio.run_process([*cli, str(data), "--area", "S1"], env=env, check=False)
     bad = await anyio.run_process([*cli, str(data)], env=env, check=False)
 
@@ -211,5 +231,6 @@ async def test_the_command_line_writes_the_template_and_imports(
         orgs = (await s.scalars(select(Organization))).all()
         entry = await s.scalar(select(AuditEntry))
     assert [(o.name, o.area_id) for o in orgs] == [("华阳街道志愿服务队", street.id)]
-    assert entry is not None and entry.actor_id is None
+    assert entry is not None
+    assert entry.actor_id is None
     assert entry.summary["via"] == "command line"

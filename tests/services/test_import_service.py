@@ -41,7 +41,9 @@ class World:
 async def world(sessionmaker: Sessionmaker) -> World:
     city = await make_area(sessionmaker, level="CITY", name="雅安市", code="C1")
     district = await make_area(sessionmaker, level="DISTRICT", parent=city, code="D1")
-    street = await make_area(sessionmaker, level="STREET", parent=district, code="S1", name="华阳街道")
+    street = await make_area(
+        sessionmaker, level="STREET", parent=district, code="S1", name="华阳街道"
+    )
     other = await make_area(sessionmaker, level="STREET", parent=district, code="S2")
     return World(
         city,
@@ -234,7 +236,8 @@ async def test_changed_rows_are_matched_and_updated(
             3500,
         )
         names = set((await s.scalars(select(Organization.name))).all())
-        assert "阳光志愿者服务队" in names and "阳光志愿服务队" not in names
+        assert "阳光志愿者服务队" in names
+        assert "阳光志愿服务队" not in names
         assert len(names) == 4
 
 
@@ -273,7 +276,10 @@ async def test_the_area_option_bounds_the_import_and_fills_blank_parents(
 ) -> None:
     data = xlsx(
         areas=[["S1-C01", "阳光社区", "社区", None]],
-        organizations=[["阳光社区党委", "党组织", None, None], ["街道组织", "社会组织", None, "S2"]],
+        organizations=[
+            ["阳光社区党委", "党组织", None, None],
+            ["街道组织", "社会组织", None, "S2"],
+        ],
     )
 
     refused = await import_file(sessionmaker, world.admin, data, area_code="S1")
@@ -289,7 +295,8 @@ async def test_the_area_option_bounds_the_import_and_fills_blank_parents(
     async with sessionmaker() as s:
         community = await s.scalar(select(Area).where(Area.code == "S1-C01"))
         org = await s.scalar(select(Organization).where(Organization.name == "阳光社区党委"))
-    assert community is not None and org is not None
+    assert community is not None
+    assert org is not None
     assert community.parent_id == world.street.id
     assert org.area_id == world.street.id
 
@@ -303,7 +310,10 @@ async def test_only_coordinators_import(sessionmaker: Sessionmaker, world: World
 
 
 async def test_a_gbk_encoded_csv_is_read(sessionmaker: Sessionmaker, world: World) -> None:
-    rows = [["阳光社区党委", "党组织", None, "S1"], ["华阳街道志愿服务队", "志愿服务队", None, "S1"]]
+    rows = [
+        ["阳光社区党委", "党组织", None, "S1"],
+        ["华阳街道志愿服务队", "志愿服务队", None, "S1"],
+    ]
     data = csv_bytes("organizations", rows, encoding="gbk")
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")

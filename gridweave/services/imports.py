@@ -128,24 +128,30 @@ class ImportResult:
         return not self.problems
 
 
-def _catch(problems: list[Problem], sheet: SheetRows, line: int, key: str | None) -> Any:
+class _Cell:
     """A context for one cell's checks: a DomainError becomes a problem at that cell."""
 
-    class Cell:
-        failed = False
+    __slots__ = ("failed", "key", "line", "problems", "sheet")
 
-        def __enter__(self) -> Cell:
-            return self
+    def __init__(
+        self, problems: list[Problem], sheet: SheetRows, line: int, key: str | None
+    ) -> None:
+        self.problems, self.sheet, self.line, self.key = problems, sheet, line, key
+        self.failed = False
 
-        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-            if isinstance(exc, DomainError):
-                column = sheet.cell(key) if key else None
-                problems.append(Problem(sheet.title, line, column, exc.message))
-                self.failed = True
-                return True
-            return False
+    def __enter__(self) -> _Cell:
+        return self
 
-    return Cell()
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, DomainError):
+            column = self.sheet.cell(self.key) if self.key else None
+            self.problems.append(Problem(self.sheet.title, self.line, column, exc.message))
+            self.failed = True
+            return True
+        return False
+
+
+_catch = _Cell
 
 
 class _Checker:
@@ -156,11 +162,29 @@ class _Checker:
         self.problems = self.plan.problems
         self.areas: dict[str, AreaNode] = {}  # by code: stored and new
         self.stored_orgs: dict[int, dict[str, Any]] = {}
+        self.codes: dict[str, str | DomainError | None] = {}
 
     async def apg(self) -> Any:
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
         return raw.driver_connection
+
+    def code(self, raw: str | None, key: str) -> str | None:
+        """``clean_code``, once per distinct value: a city's file repeats each area code in
+        thousands of rows."""
+        if raw is None:
+            return None
+        if raw in self.codes:
+            found = self.codes[raw]
+        else:
+            try:
+                found = clean_code(raw, field=[key])
+            except DomainError as e:
+                found = e
+            self.codes[raw] = found
+        if isinstance(found, DomainError):
+            raise type(found)(found.message, field=found.field, code=found.code)
+        return found
 
     def problem(self, sheet: SheetRows, line: int, key: str | None, message: str) -> None:
         self.problems.append(Problem(sheet.title, line, sheet.cell(key) if key else None, message))
@@ -198,7 +222,7 @@ class _Checker:
         for line, values in sheet.rows:
             cell = _catch(self.problems, sheet, line, "code")
             with cell:
-                code = clean_code(values[ix["code"]], field=["code"])
+                code = self.code(values[ix["code"]], "code")
                 if code is None:
                     raise DomainError("Give every area a code: rows are matched by it.")
             if cell.failed or code is None:
@@ -220,7 +244,7 @@ class _Checker:
                 self.problem(sheet, line, "level", "The level is required.")
             parent_code = None
             with _catch(self.problems, sheet, line, "parent_code"):
-                parent_code = clean_code(values[ix["parent_code"]], field=["parent_code"])
+                parent_code = self.code(values[ix["parent_code"]], "parent_code")
             counts: dict[str, int] = {}
             for key in COUNT_KEYS:
                 value = values[ix[key]]
@@ -447,7 +471,7 @@ class _Checker:
         """The home area of a row; it must be one the actor coordinates, inside the import's."""
         code = None
         with _catch(self.problems, sheet, line, key):
-            code = clean_code(raw, field=[key])
+            code = self.code(raw, key)
         if code is None:
             if self.plan.scope is None:
                 self.problem(sheet, line, key, "The home area code is required.")
@@ -588,7 +612,7 @@ class _Checker:
     ) -> AreaNode | None:
         code = None
         with _catch(self.problems, sheet, line, "served_code"):
-            code = clean_code(raw, field=["served_code"])
+            code = self.code(raw, "served_code")
         area = self.areas.get(code) if code else None
         if area is None or area.path in ("", "?"):
             self.problem(sheet, line, "served_code", f"Unknown area code {code or ''}.".strip())

@@ -212,6 +212,8 @@ def _norm_header(value: Any) -> str:
 
 
 def _cell_text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -268,12 +270,15 @@ def _read_rows(
         )
         return
     book.sheets[spec.kind] = sheet
-    take = [positions.get(c.key) for c in spec.columns]
+    take = [positions.get(c.key, MAX_COLUMNS) for c in spec.columns]  # MAX_COLUMNS: absent
+    pad = (None,) * (MAX_COLUMNS + 1)
+    room = MAX_ROWS - book.row_count
     for n, raw in enumerate(rows, start=2):
-        values = tuple(_cell_text(raw[i]) if i is not None and i < len(raw) else None for i in take)
+        padded = (*raw, *pad)
+        values = tuple([_cell_text(padded[i]) for i in take])
         if not any(values):
             continue
-        if book.row_count >= MAX_ROWS:
+        if len(sheet.rows) >= room:
             book.problems.append(
                 Problem(title, n, None, f"More than {MAX_ROWS:,} rows: split the file.")
             )

@@ -1,4 +1,4 @@
-"""Writing the template and the exports (xlsxwriter, rows streamed to disk as they are written):
+"""Writing the template and the exports (xlsxwriter, with shared strings as Excel writes them):
 the same sheets, headers and drop-down lists, so that an export can be edited and imported."""
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def write_workbook(
     """The template (``example=True``: one example row per sheet) or an export (``rows`` per
     sheet kind; kinds without rows get their headers only)."""
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    # Not constant_memory: that mode writes every string inline, which readers (openpyxl among
+    # them) parse several times slower than the shared strings Excel itself writes.
+    wb = xlsxwriter.Workbook(out, {"in_memory": False})
     formats = {
         "header": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1}),
         "required": wb.add_format(

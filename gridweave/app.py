@@ -27,7 +27,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener = ChangeListener(asyncpg_dsn(url))
         if cache is not None:
             listener.subscribe(cache.on_change)
-            listener.start()
+        listener.start()
         app.state.listener = listener
         try:
             yield
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 seconds=settings.request_timeout_seconds,
                 paths=dict.fromkeys(LARGE_PATHS, settings.import_timeout_seconds),
             ),
+            Middleware(DatabaseUnavailable),
             Middleware(
                 BodySizeLimit,
                 max_bytes=settings.max_body_bytes,

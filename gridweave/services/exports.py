@@ -9,8 +9,9 @@ from typing import Any
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gridweave.errors import Forbidden
 from gridweave.models import AreaLevel, OrganizationKind
-from gridweave.services.access import Actor, require_actor
+from gridweave.services.access import Actor, read_policy, require_actor
 from gridweave.services.areas import get_area
 from gridweave.services.imports import COUNT_KEYS
 from gridweave.services.sheets import AREAS, KIND_LABELS, LEVEL_LABELS, ORGANIZATIONS, SERVICE_AREAS
@@ -31,9 +32,16 @@ async def _root_path(session: AsyncSession, area_id: int | None) -> str | None:
 
 
 def _where(column: str, path: str | None) -> str:
-    # Any signed-in user reads areas and organizations' public profiles (README, Roles): the
-    # caller's visibility is the whole tree, narrowed here to the requested subtree.
     return in_subtree_sql(column, "$1") if path else "$1::text IS NULL"
+
+
+def _may_read(actor: Actor | None, *type_names: str) -> None:
+    """The read policies of services/access.py: today every signed-in user reads the map of
+    areas and organizations' public profiles, so the export narrows only to the subtree asked."""
+    actor = require_actor(actor)
+    for name in type_names:
+        if not read_policy(name).may_read(actor):
+            raise Forbidden(f"You may not read {name} rows.")
 
 
 async def category_names(session: AsyncSession) -> list[str]:
@@ -44,7 +52,7 @@ async def category_names(session: AsyncSession) -> list[str]:
 async def export_areas(
     session: AsyncSession, *, actor: Actor | None, area_id: int | None = None
 ) -> bytes:
-    require_actor(actor)
+    _may_read(actor, "Area")
     path = await _root_path(session, area_id)
     apg = await _driver(session)
     rows = await apg.fetch(
@@ -71,7 +79,7 @@ async def export_organizations(
 ) -> bytes:
     """Organizations based at or below the area, and the areas and categories they serve. A
     parent is written by credit code when it has one, else by name, with its area's code."""
-    require_actor(actor)
+    _may_read(actor, "Organization", "ServiceArea", "ServiceCategory")
     path = await _root_path(session, area_id)
     apg = await _driver(session)
     orgs = await apg.fetch(

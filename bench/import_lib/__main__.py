@@ -46,6 +46,11 @@ SELECT md5(string_agg(x, '|' ORDER BY x)), count(*) FROM (
 
 
 def rss_mb() -> float:
+    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries the parent's peak
+    across fork and exec into it, so a child spawned by a big parent reports the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

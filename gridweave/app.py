@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from asgi_correlation_id import CorrelationIdMiddleware
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -47,6 +48,21 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body is a JSON object in UTF-8 (orjson refuses invalid UTF-8 and lone
+        surrogates), with a string or null ``operationName``: anything else is a 400, never an
+        exception inside strawberry. A list stays a list: strawberry answers "Batching is not
+        enabled"."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from e
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        if isinstance(value, dict) and not isinstance(value.get("operationName"), str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return value
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.

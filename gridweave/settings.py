@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # uvicorn: close a connection idle between requests after keep_alive_timeout_seconds, and one
     # whose request headers are not complete header_timeout_seconds after it opened (or after its
     # previous response).
-    keep_alive_timeout_seconds: float = 5.0
+    keep_alive_timeout_seconds: int = 5
     header_timeout_seconds: float = 10.0
     compiled_reads: bool = True
     response_cache: bool = False

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     ArgumentNode,
@@ -86,14 +86,20 @@ def _where(argument: str | None) -> str:
     return f"in argument '{argument}'" if argument else "in the request"
 
 
-def string_problem(value: str, limit: int, argument: str | None) -> str | None:
+class Problem(NamedTuple):
+    message: str
+    limit: int | None = None
+
+
+def string_problem(value: str, limit: int, argument: str | None) -> Problem | None:
     if len(value) > limit:
-        return (
+        return Problem(
             f"A text {_where(argument)} has {len(value):,} characters, "
-            f"more than the {limit:,} allowed."
+            f"more than the {limit:,} allowed.",
+            limit,
         )
     if _UNSTORABLE.search(value):
-        return (
+        return Problem(
             f"A text {_where(argument)} contains a NUL character or a lone surrogate, "
             "which cannot be stored."
         )
@@ -102,7 +108,7 @@ def string_problem(value: str, limit: int, argument: str | None) -> str | None:
 
 def value_problem(
     value: Any, bounds: InputBounds, *, argument: str | None = None
-) -> tuple[str | None, int]:
+) -> tuple[Problem | None, int]:
     """The first bound a (JSON-like) value breaks, and how many list items and object fields it
     holds. Iterative, so a deeply nested value cannot exhaust the stack."""
     items = 0
@@ -115,11 +121,11 @@ def value_problem(
                 return problem, items
         elif isinstance(current, list | tuple):
             if len(current) > bounds.max_list_length:
-                return (
+                message = (
                     f"A list {_where(argument)} has {len(current):,} items, more than the "
-                    f"{bounds.max_list_length:,} allowed.",
-                    items,
+                    f"{bounds.max_list_length:,} allowed."
                 )
+                return Problem(message, bounds.max_list_length), items
             items += len(current)
             # Items of a list given directly to an argument keep the argument's string limit.
             stack.extend((item, name) for item in current)
@@ -134,18 +140,19 @@ def value_problem(
     return None, items
 
 
-def _too_many(bounds: InputBounds) -> str:
-    return (
+def _too_many(bounds: InputBounds) -> Problem:
+    return Problem(
         f"The request's lists and input objects hold more than the "
-        f"{bounds.max_input_items:,} values allowed together."
+        f"{bounds.max_input_items:,} values allowed together.",
+        bounds.max_input_items,
     )
 
 
-def _error(message: str, node: Node | None, limit: int | None = None) -> GraphQLError:
+def _error(problem: Problem, node: Node | None, prefix: str = "") -> GraphQLError:
     extensions: dict[str, Any] = {"code": BOUNDS_ERROR_CODE}
-    if limit is not None:
-        extensions["limit"] = limit
-    return GraphQLError(message, node, extensions=extensions)
+    if problem.limit is not None:
+        extensions["limit"] = problem.limit
+    return GraphQLError(prefix + problem.message, node, extensions=extensions)
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,21 +190,17 @@ def input_bounds_rule(bounds: InputBounds) -> type[ValidationRule]:
 
         def _check(self, value: ValueNode, argument: str | None) -> None:
             for plain, node in _literal_values(value, argument):
-                limit: int | None
                 if isinstance(plain, str):
-                    limit = bounds.string_limit(argument)
-                    problem = string_problem(plain, limit, argument)
-                    limit = limit if len(plain) > limit else None
+                    problem = string_problem(plain, bounds.string_limit(argument), argument)
                 else:
                     problem, counted = value_problem(plain, bounds, argument=argument)
                     self.items += counted
-                    limit = bounds.max_list_length
                 if problem:
-                    self.report_error(_error(problem, node, limit))
+                    self.report_error(_error(problem, node))
                     return
             if self.items > bounds.max_input_items and not self.reported_total:
                 self.reported_total = True
-                self.report_error(_error(_too_many(bounds), value, bounds.max_input_items))
+                self.report_error(_error(_too_many(bounds), value))
 
         def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
             self._check(node.value, node.name.value)
@@ -258,10 +261,10 @@ def variable_bound_errors(
         declaration = declared.get(name)
         node: Node = declaration if declaration is not None else operation
         if problem:
-            return [_error(f"Variable '${name}': {problem}", node)]
+            return [_error(problem, node, prefix=f"Variable '${name}': ")]
         items += counted
         if items > bounds.max_input_items:
-            return [_error(_too_many(bounds), node, bounds.max_input_items)]
+            return [_error(_too_many(bounds), node)]
     return []
 
 

@@ -37,7 +37,7 @@ async def port() -> AsyncIterator[int]:
     config = uvicorn.Config(hello, host="127.0.0.1", port=0, lifespan="off", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
     yield server.servers[0].sockets[0].getsockname()[1]
     server.should_exit = True

@@ -34,17 +34,26 @@ __all__ = ["FuzzReport", "generate_cases", "run_cases"]
 Case = tuple[bytes, bool]  # body, signed in
 
 VARIABLE_OPERATIONS = [
-    "query($s: String, $l: AreaLevel, $p: ID, $f: Int, $a: String) { areas(search: $s, level: $l, parentId: $p, first: $f, after: $a) { totalCount edges { node { id name } } } }",
-    "query($s: String, $k: OrganizationKind, $a: ID, $f: Int) { organizations(search: $s, kind: $k, areaId: $a, first: $f) { totalCount edges { node { id links { since } } } } }",
+    "query($s: String, $l: AreaLevel, $p: ID, $f: Int, $a: String) {"
+    " areas(search: $s, level: $l, parentId: $p, first: $f, after: $a)"
+    " { totalCount edges { node { id name } } } }",
+    "query($s: String, $k: OrganizationKind, $a: ID, $f: Int) {"
+    " organizations(search: $s, kind: $k, areaId: $a, first: $f)"
+    " { totalCount edges { node { id links { since } } } } }",
     "query($a: ID!, $d: Int) { network(areaId: $a, depth: $d) { nodes { id } } }",
     "query($id: ID!) { node(id: $id) { id } }",
-    "mutation($i: LoginInput!) { login(input: $i) { token userErrors { code } } }",
-    "mutation($i: CreateAreaInput!) { createArea(input: $i) { area { id } userErrors { code } } }",
-    "mutation($i: UpdateAreaInput!) { updateArea(input: $i) { area { id } userErrors { code } } }",
-    "mutation($i: SetNeighborsInput!) { setNeighbors(input: $i) { area { id } userErrors { code } } }",
-    "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { organization { id } userErrors { code } } }",
-    "mutation($i: LinkOrganizationsInput!) { linkOrganizations(input: $i) { link { since } userErrors { code } } }",
-    "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } userErrors { code } } }",
+    *(
+        f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {payload} userErrors {{ code }} }} }}"
+        for name, input_type, payload in [
+            ("login", "LoginInput", "token"),
+            ("createArea", "CreateAreaInput", "area { id }"),
+            ("updateArea", "UpdateAreaInput", "area { id }"),
+            ("setNeighbors", "SetNeighborsInput", "area { id }"),
+            ("createOrganization", "CreateOrganizationInput", "organization { id }"),
+            ("linkOrganizations", "LinkOrganizationsInput", "link { since }"),
+            ("createUser", "CreateUserInput", "user { id }"),
+        ]
+    ),
 ]
 
 
@@ -165,7 +174,7 @@ def _variables_case(ids: list[str]) -> st.SearchStrategy[bytes]:
 
 
 def _body_case() -> st.SearchStrategy[bytes]:
-    shapes = st.one_of(
+    return st.one_of(
         st.binary(max_size=200),
         st.sampled_from(
             [
@@ -189,7 +198,6 @@ def _body_case() -> st.SearchStrategy[bytes]:
         st.text(max_size=200).map(lambda t: orjson.dumps({"query": t})),
         st.text(alphabet=string.printable, max_size=300).map(str.encode),
     )
-    return shapes
 
 
 def _schema_case(sdl: str, ids: list[str]) -> st.SearchStrategy[bytes]:
@@ -230,7 +238,7 @@ def generate_cases(sdl: str, ids: list[str], count: int, *, seed: int = 1) -> li
             suppress_health_check=list(HealthCheck),
         )
         @given(family())
-        def collect(body: bytes) -> None:
+        def collect(body: bytes, bodies: list[bytes] = bodies) -> None:
             bodies.append(body)
 
         collect()
@@ -265,6 +273,11 @@ async def run_cases(client: httpx.AsyncClient, token: str, cases: list[Case]) ->
     return report
 
 
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 async def _main(cases: int, seed: int) -> int:
     from pathlib import Path
 
@@ -296,15 +309,15 @@ async def _main(cases: int, seed: int) -> int:
         sdl = build_schema(app_settings).as_str()
         t0 = time.perf_counter()
         generated = generate_cases(sdl, ids, cases, seed=seed)
-        print(f"generated {len(generated)} cases in {time.perf_counter() - t0:.1f} s")
+        _say(f"generated {len(generated)} cases in {time.perf_counter() - t0:.1f} s")
         async with serve(create_app(app_settings, database_url=url)) as client:
             report = await run_cases(client, token, generated)
     finally:
         await engine.dispose()
         await drop_database(url)
-    print(report.summary())
+    _say(report.summary())
     for why, body in report.bad[:10]:
-        print(f"  {why}: {body[:300]!r}")
+        _say(f"  {why}: {body[:300]!r}")
     return 1 if report.bad else 0
 
 

@@ -217,6 +217,25 @@ def _schema_case(sdl: str, ids: list[str]) -> st.SearchStrategy[bytes]:
     return documents.map(lambda q: orjson.dumps({"query": q}))
 
 
+def _examples(strategy: st.SearchStrategy[bytes], count: int) -> list[bytes]:
+    """Up to ``count`` examples of ``strategy``, the same ones on every run."""
+    bodies: list[bytes] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(body: bytes) -> None:
+        bodies.append(body)
+
+    collect()
+    return bodies
+
+
 def generate_cases(sdl: str, ids: list[str], count: int, *, seed: int = 1) -> list[Case]:
     """``count`` request bodies, a third of each family, each signed in or not."""
     out: list[Case] = []
@@ -228,20 +247,7 @@ def generate_cases(sdl: str, ids: list[str], count: int, *, seed: int = 1) -> li
     ]
     for i, family in enumerate(families):
         wanted = count // 3 + (1 if i < count % 3 else 0)
-        bodies: list[bytes] = []
-
-        @settings(
-            max_examples=wanted,
-            database=None,
-            derandomize=True,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(family())
-        def collect(body: bytes, bodies: list[bytes] = bodies) -> None:
-            bodies.append(body)
-
-        collect()
+        bodies = _examples(family(), wanted)
         # hypothesis may stop early once it has seen everything small; repeat what it gave.
         while bodies and len(bodies) < wanted:
             bodies.append(bodies[rng.randrange(len(bodies))])

@@ -82,59 +82,70 @@ def input_bounds(settings: Settings) -> InputBounds:
     )
 
 
-def _where(argument: str | None) -> str:
-    return f"in argument '{argument}'" if argument else "in the request"
+Path = tuple[str, ...]
+
+
+def _where(path: Path) -> str:
+    return f"in '{'.'.join(path)}'" if path else "in the request"
 
 
 class Problem(NamedTuple):
     message: str
     limit: int | None = None
+    #: Where the value sits: the argument (or variable), then input fields and list indexes.
+    field: Path = ()
 
 
-def string_problem(value: str, limit: int, argument: str | None) -> Problem | None:
+def string_problem(value: str, limit: int, path: Path) -> Problem | None:
     if len(value) > limit:
         return Problem(
-            f"A text {_where(argument)} has {len(value):,} characters, "
+            f"A text {_where(path)} has {len(value):,} characters, "
             f"more than the {limit:,} allowed.",
             limit,
+            path,
         )
     if _UNSTORABLE.search(value):
         return Problem(
-            f"A text {_where(argument)} contains a NUL character or a lone surrogate, "
-            "which cannot be stored."
+            f"A text {_where(path)} contains a NUL character or a lone surrogate, "
+            "which cannot be stored.",
+            None,
+            path,
         )
     return None
 
 
 def value_problem(
-    value: Any, bounds: InputBounds, *, argument: str | None = None
+    value: Any, bounds: InputBounds, *, argument: str | None = None, path: Path = ()
 ) -> tuple[Problem | None, int]:
     """The first bound a (JSON-like) value breaks, and how many list items and object fields it
-    holds. Iterative, so a deeply nested value cannot exhaust the stack."""
+    holds. ``argument`` picks the string limit of the value itself and of the items of a list it
+    is; ``path`` says where the value sits (for messages). Iterative, so a deeply nested value
+    cannot exhaust the stack."""
     items = 0
-    stack: list[tuple[Any, str | None]] = [(value, argument)]
+    stack: list[tuple[Any, str | None, Path]] = [(value, argument, path)]
     while stack:
-        current, name = stack.pop()
+        current, name, where = stack.pop()
         if isinstance(current, str):
-            problem = string_problem(current, bounds.string_limit(name), argument)
+            problem = string_problem(current, bounds.string_limit(name), where)
             if problem:
                 return problem, items
         elif isinstance(current, list | tuple):
             if len(current) > bounds.max_list_length:
                 message = (
-                    f"A list {_where(argument)} has {len(current):,} items, more than the "
+                    f"A list {_where(where)} has {len(current):,} items, more than the "
                     f"{bounds.max_list_length:,} allowed."
                 )
-                return Problem(message, bounds.max_list_length), items
+                return Problem(message, bounds.max_list_length, where), items
             items += len(current)
             # Items of a list given directly to an argument keep the argument's string limit.
-            stack.extend((item, name) for item in current)
+            stack.extend((item, name, (*where, str(i))) for i, item in enumerate(current))
         elif isinstance(current, Mapping):
             items += len(current)
             for key, item in current.items():
-                if isinstance(key, str) and (problem := string_problem(key, 1_000, argument)):
+                key_path = (*where, str(key)[:50])
+                if isinstance(key, str) and (problem := string_problem(key, 1_000, key_path)):
                     return problem, items
-                stack.append((item, None))
+                stack.append((item, None, key_path))
         if items > bounds.max_input_items:
             return _too_many(bounds), items
     return None, items
@@ -150,6 +161,8 @@ def _too_many(bounds: InputBounds) -> Problem:
 
 def _error(problem: Problem, node: Node | None, prefix: str = "") -> GraphQLError:
     extensions: dict[str, Any] = {"code": BOUNDS_ERROR_CODE}
+    if problem.field:
+        extensions["field"] = list(problem.field)
     if problem.limit is not None:
         extensions["limit"] = problem.limit
     return GraphQLError(prefix + problem.message, node, extensions=extensions)
@@ -160,20 +173,20 @@ def _error(problem: Problem, node: Node | None, prefix: str = "") -> GraphQLErro
 # --------------------------------------------------------------------------------------------
 
 
-def _literal_values(node: ValueNode, argument: str | None) -> Iterator[tuple[Any, ValueNode]]:
-    """Walks a literal like value_problem walks JSON: yields (plain value, node) per string and
-    a stand-in list per list, without recursion."""
-    stack: list[tuple[ValueNode, str | None]] = [(node, argument)]
+def _literal_values(node: ValueNode, path: Path) -> Iterator[tuple[Any, ValueNode, Path]]:
+    """Walks a literal like value_problem walks JSON: yields (plain value, node, path) per
+    string, and a stand-in list or object per list or object, without recursion."""
+    stack: list[tuple[ValueNode, Path]] = [(node, path)]
     while stack:
-        current, name = stack.pop()
+        current, where = stack.pop()
         if isinstance(current, StringValueNode):
-            yield current.value, current
+            yield current.value, current, where
         elif isinstance(current, ListValueNode):
-            yield [None] * len(current.values), current
-            stack.extend((v, name) for v in current.values)
+            yield [None] * len(current.values), current, where
+            stack.extend((v, (*where, str(i))) for i, v in enumerate(current.values))
         elif isinstance(current, ObjectValueNode):
-            yield {f.name.value: None for f in current.fields}, current
-            stack.extend((f.value, None) for f in current.fields)
+            yield {f.name.value: None for f in current.fields}, current, where
+            stack.extend((f.value, (*where, f.name.value)) for f in current.fields)
 
 
 def input_bounds_rule(bounds: InputBounds) -> type[ValidationRule]:
@@ -189,11 +202,16 @@ def input_bounds_rule(bounds: InputBounds) -> type[ValidationRule]:
             self.reported_total = False
 
         def _check(self, value: ValueNode, argument: str | None) -> None:
-            for plain, node in _literal_values(value, argument):
+            top: Path = (argument,) if argument else ()
+            for plain, node, where in _literal_values(value, top):
+                # A string straight in the argument (or in a list straight in it) has the
+                # argument's own limit; deeper strings the general one.
+                direct = len(where) - len(top) <= 1
+                name = argument if direct else None
                 if isinstance(plain, str):
-                    problem = string_problem(plain, bounds.string_limit(argument), argument)
+                    problem = string_problem(plain, bounds.string_limit(name), where)
                 else:
-                    problem, counted = value_problem(plain, bounds, argument=argument)
+                    problem, counted = value_problem(plain, bounds, argument=name, path=where)
                     self.items += counted
                 if problem:
                     self.report_error(_error(problem, node))
@@ -256,8 +274,11 @@ def variable_bound_errors(
     declared = {d.variable.name.value: d for d in operation.variable_definitions or ()}
     items = 0
     for name, value in variables.items():
-        argument = _strictest_argument(uses.arguments.get(name, set()), bounds)
-        problem, counted = value_problem(value, bounds, argument=argument)
+        given_to = uses.arguments.get(name, set())
+        argument = _strictest_argument(given_to, bounds)
+        # Named after the argument it fills when it fills one, as userErrors name fields.
+        top = next(iter(given_to)) if len(given_to) == 1 else name
+        problem, counted = value_problem(value, bounds, argument=argument, path=(top,))
         declaration = declared.get(name)
         node: Node = declaration if declaration is not None else operation
         if problem:

@@ -34,8 +34,6 @@ _LINKS = text(
     " ORDER BY l.id"
 )
 
-_ALL = 10_000  # levels below an area: more than any tree has
-
 
 MAX_DEPTH = 32  # areas nest seven levels deep; anything larger means "all levels"
 
@@ -61,9 +59,7 @@ async def area_network(
     depth = check_depth(depth)
     root = await get_area(session, area_id, field=["areaId"])
     root_slashes = root.path.count("/")
-    # Any depth beyond the tree's is the whole subtree (as on the compiled path, which adds it as
-    # a bigint); clamped so that the sum never overflows an int32 parameter.
-    max_slashes = root_slashes + min(depth if depth is not None else _ALL, _ALL)
+    max_slashes = root_slashes + depth if depth is not None else 10_000
     # One row past the limit is enough to refuse: a city-sized subtree is never loaded whole.
     params = {"prefix": f"{root.path}%", "max_slashes": max_slashes, "cap": max_nodes + 1}
     areas = [AreaRow(*r) for r in (await session.execute(_AREAS, params)).all()]

@@ -27,7 +27,8 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.gate import Gate
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
@@ -48,6 +49,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+        self.sign_in_gate = Gate(
+            concurrency=settings.login_concurrency,
+            queue=settings.login_queue,
+            wait_seconds=settings.login_queue_wait_seconds,
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
         """A request body is a JSON object in UTF-8 (orjson refuses invalid UTF-8 and lone
@@ -90,6 +96,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            sign_in_gate=self.sign_in_gate,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -137,6 +144,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(RequireJson, path="/graphql"),
         ],

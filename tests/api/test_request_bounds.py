@@ -177,14 +177,17 @@ def test_variable_bound_errors_is_the_function_the_compiled_path_calls() -> None
 # ---------------------------------------------------------------- operations and ids
 
 
-async def test_several_operations_without_an_operation_name_are_refused(reader: Api) -> None:
+async def test_several_operations_without_an_operation_name_are_refused(
+    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    token = token_for(settings, await make_user(sessionmaker, "ADMIN"))
     query = "query A { __typename } query B { me { id } }"
 
-    refused = await reader(query)
-    r = await reader.client.post(
+    refused = await Api(client, token)(query)
+    r = await client.post(
         "/graphql",
         json={"query": query, "operationName": "B"},
-        headers={"Authorization": f"Bearer {reader.token}"},
+        headers={"Authorization": f"Bearer {token}"},
     )
 
     assert refused["data"] is None

@@ -19,7 +19,14 @@ from graphql import (
 from strawberry.tools import merge_types
 
 from gridweave.resolvers import areas, audit, network, nodes, organizations, users
-from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
+from gridweave.schema.common import SCALAR_OVERRIDES
+from gridweave.schema.limits import (
+    input_bounds,
+    input_bounds_rule,
+    query_limits_rule,
+    schema_extensions,
+    strawberry_config,
+)
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
         mutation=Mutation,
         extensions=schema_extensions(settings),
         config=strawberry_config(settings),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
 
 
@@ -66,6 +74,7 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
             max_cost=settings.max_cost,
             page_size=settings.max_page_size,
         ),
+        input_bounds_rule(input_bounds(settings)),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -27,6 +27,8 @@ from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
 from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.ops.graphiql import graphiql_page
+from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
@@ -47,6 +49,9 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)  # from the package's own files, not a CDN
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -117,14 +122,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", health)],
+        routes=[Route("/healthz", health), *ops_routes(settings)],
         middleware=[
+            *ops_middleware(settings),
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(RequireJson, path="/graphql"),
         ],
-        lifespan=lifespan,
+        lifespan=ops_lifespan(lifespan, settings),
     )
     schema = build_schema(settings)
     graphql = GridweaveGraphQL(app.state, settings, schema)

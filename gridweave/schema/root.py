@@ -18,6 +18,7 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
+from gridweave.ops.instrument import MetricsExtension
 from gridweave.resolvers import areas, audit, network, nodes, organizations, users
 from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.settings import Settings
@@ -51,7 +52,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
     return GridweaveSchema(
         query=Query,
         mutation=Mutation,
-        extensions=schema_extensions(settings),
+        extensions=[*schema_extensions(settings), MetricsExtension],
         config=strawberry_config(settings),
     )
 

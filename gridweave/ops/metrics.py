@@ -17,11 +17,12 @@ from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    REGISTRY,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -29,6 +30,10 @@ from prometheus_client import (
 from gridweave.ops.observation import current
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Our own registry (not the library's global one): importing this module twice, as a test that
+# reimports every module does, must not register the same series twice.
+REGISTRY = CollectorRegistry(auto_describe=True)
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double what a scrape shows
 
 OPERATIONS = ("query", "mutation", "subscription", "unknown")
 # ok: answered; user_error: a mutation answered with userErrors; invalid: the document was
@@ -49,64 +54,80 @@ REQUESTS = Counter(
     "gridweave_graphql_requests",
     "GraphQL HTTP requests, by operation type and outcome.",
     ["operation", "outcome"],
+    registry=REGISTRY,
 )
 LATENCY = Histogram(
     "gridweave_graphql_request_duration_seconds",
     "Time from the request's arrival to the end of its response, by operation type.",
     ["operation"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0),
+    registry=REGISTRY,
 )
 COMPILED_ANSWERS = Counter(
-    "gridweave_compiled_answers", "Read-only queries answered by one compiled SQL statement."
+    "gridweave_compiled_answers",
+    "Read-only queries answered by one compiled SQL statement.",
+    registry=REGISTRY,
 )
 COMPILED_FALLBACKS = Counter(
     "gridweave_compiled_fallbacks",
     "Requests the compiled path handed to the resolvers, by reason.",
     ["reason"],
+    registry=REGISTRY,
 )
 POOL_IN_USE = Gauge(
     "gridweave_db_pool_in_use",
     "Database connections checked out of the pool.",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
 POOL_WAITING = Gauge(
     "gridweave_db_pool_waiting",
     "Callers waiting for a database connection from the pool.",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
 POOL_WAIT = Histogram(
     "gridweave_db_pool_wait_seconds",
     "Time spent getting a connection from the pool.",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0),
+    registry=REGISTRY,
 )
 LEDGER_APPENDS = Counter(
     "gridweave_ledger_appends",
     "Ledger entries appended (counted at the append; a rolled-back transaction's too).",
+    registry=REGISTRY,
 )
 LEDGER_LOCK_WAIT = Histogram(
     "gridweave_ledger_lock_wait_seconds",
     "Time spent waiting for the ledger's advisory lock before an append.",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0),
+    registry=REGISTRY,
 )
 SUBSCRIPTIONS = Gauge(
     "gridweave_subscriptions_active",
     "GraphQL subscriptions running.",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
-SUBSCRIPTIONS_STARTED = Counter("gridweave_subscriptions_started", "GraphQL subscriptions started.")
+SUBSCRIPTIONS_STARTED = Counter(
+    "gridweave_subscriptions_started", "GraphQL subscriptions started.", registry=REGISTRY
+)
 WEBSOCKETS = Gauge(
     "gridweave_websocket_connections",
     "Open (accepted) WebSocket connections.",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
 CHANGE_EVENTS = Counter(
     "gridweave_change_events_received",
     "Change events (PostgreSQL NOTIFY) received by this process's listener.",
+    registry=REGISTRY,
 )
 LISTENER_CONNECTED = Gauge(
     "gridweave_change_listener_connected",
     "1 while the change listener holds its connection (summed over processes).",
     multiprocess_mode="livesum",
+    registry=REGISTRY,
 )
 
 # Every labelled series exists from the start (at 0), so dashboards and alerts see it.
@@ -165,6 +186,11 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# In one process, its CPU, memory and open files too (not available added up over workers).
+if not os.environ.get(MULTIPROC_ENV):
+    REGISTRY.register(PROCESS_COLLECTOR)
 
 
 def process_exited() -> None:

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     metrics: bool | None = None
     metrics_token: str | None = None
     readiness_timeout_seconds: float = 2.0
-    shutdown_timeout_seconds: float = 25.0
+    shutdown_timeout_seconds: int = 25
     otel: bool = False
     pg_bin_dir: Path | None = None
 

@@ -65,6 +65,17 @@ def server_env(settings: Settings, database_url: str, **extra: str) -> dict[str,
     return env
 
 
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from gridweave.cli import main; main()", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @asynccontextmanager
 async def running_server(
     settings: Settings,
@@ -77,22 +88,9 @@ async def running_server(
     """``gridweave serve`` with ``args``; ready once /healthz answers. Stopped (SIGTERM, then
     SIGKILL) at the end if the test has not stopped it."""
     port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from gridweave.cli import main; main()",
-                "serve",
-                "--port",
-                str(port),
-                *args,
-            ],
-            env=server_env(settings, database_url, **env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _spawn(
+        ["serve", "--port", str(port), *args], server_env(settings, database_url, **env), log
+    )
     server = Server(proc, port, log)
     try:
         deadline = time.monotonic() + startup_seconds

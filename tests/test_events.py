@@ -32,5 +32,5 @@ async def test_listeners_hear_committed_changes_only(
     finally:
         await listener.stop()
 
-    assert heard[0] == {"action": "updateArea", "entity": "Area:2"}
+    assert heard[0] == {"action": "updateArea", "entity": "Area:2", "area": None}
     assert all(e is None or e["action"] != "rolledBack" for e in heard)

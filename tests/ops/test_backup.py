@@ -96,9 +96,9 @@ async def test_backup_and_restore_into_an_empty_database(
 async def test_restore_refuses_a_database_that_is_not_empty(
     database_url: str, tmp_path: Path
 ) -> None:
+    # (the test database holds the migrated tables; the refusal comes before the file is read)
     dump = tmp_path / "gridweave.dump"
-    code, _, err = await gridweave(database_url, "backup", str(dump))
-    assert code == 0, err
+    dump.write_bytes(b"PGDMP")
 
     code, _, err = await gridweave(database_url, "restore", str(dump))
 

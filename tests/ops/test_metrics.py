@@ -144,11 +144,11 @@ async def test_production_serves_metrics_only_behind_the_token(
 async def test_workers_add_up_to_one_view(
     settings: Settings, database_url: str, sessionmaker: Sessionmaker, tmp_path: Path
 ) -> None:
-    # given a server of three workers, and 60 requests spread over them
+    # given a server of two workers, and 60 requests spread over them
     user = await make_user(sessionmaker, "ADMIN", email="admin@example.org")
     login = "mutation($i: LoginInput!) { login(input: $i) { token userErrors { code } } }"
     async with running_server(
-        settings, database_url, tmp_path / "server.log", "--workers", "3"
+        settings, database_url, tmp_path / "server.log", "--workers", "2"
     ) as server:
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
         async with httpx.AsyncClient(base_url=server.url, limits=limits) as c:

@@ -26,7 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
 from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
 from gridweave.resolvers.loaders import Loaders
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener = ChangeListener(asyncpg_dsn(url))
         if cache is not None:
             listener.subscribe(cache.on_change)
-            listener.start()
+        listener.start()
         app.state.listener = listener
         try:
             yield
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *ops_middleware(settings),
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(RequireJson, path="/graphql"),
         ],

@@ -29,6 +29,7 @@ __all__ = ["BodySizeLimit", "RequireJson", "error_response"]
 
 
 from gridweave.db import LOST_CONNECTION
+from gridweave.ops import observation
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class RequestTimeout:
             async with asyncio.timeout(self.seconds):
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
+            observation.mark("timeout")
             logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
             if not started:
                 message = f"The request took longer than {self.seconds:g} s and was stopped."
@@ -207,7 +209,9 @@ class DatabaseUnavailable:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except (DBAPIError, *LOST_CONNECTION) as e:
+        except (DBAPIError, *LOST_CONNECTION, ConnectionRefusedError) as e:
+            # (a server that is down refuses new connections: an OSError, not a DBAPI error)
+            observation.mark("unavailable")
             logger.warning("database unavailable during %s: %s", scope.get("path"), e)
             if started:
                 raise

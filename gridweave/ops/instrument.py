@@ -16,8 +16,8 @@ from gridweave.ops import metrics, observation
 
 
 def _outcome(status: int, observed: str | None) -> str:
-    if status == 503:
-        return "timeout"
+    if observed in ("timeout", "unavailable"):
+        return observed
     if status >= 500:
         return "server_error"
     if observed is not None:

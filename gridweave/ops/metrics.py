@@ -39,8 +39,17 @@ OPERATIONS = ("query", "mutation", "subscription", "unknown")
 # ok: answered; user_error: a mutation answered with userErrors; invalid: the document was
 # refused before execution (syntax, validation, limits); error: errors in the answer; rejected:
 # refused before GraphQL (body size, content type); timeout: the request time limit (503);
-# server_error: any other 5xx.
-OUTCOMES = ("ok", "user_error", "invalid", "error", "rejected", "timeout", "server_error")
+# unavailable: the database could not be reached (503); server_error: any other 5xx.
+OUTCOMES = (
+    "ok",
+    "user_error",
+    "invalid",
+    "error",
+    "rejected",
+    "timeout",
+    "unavailable",
+    "server_error",
+)
 # Why the compiled path handed a request to the resolvers (the lead's compiled/endpoint.py).
 FALLBACK_REASONS = (
     "anonymous",

@@ -28,3 +28,10 @@ def begin() -> tuple[Observation, object]:
 
 def end(token: object) -> None:
     _CURRENT.reset(token)  # type: ignore[arg-type]
+
+
+def mark(outcome: str) -> None:
+    """For the middleware that answers a request itself (a time-out, the database gone)."""
+    obs = _CURRENT.get()
+    if obs is not None:
+        obs.outcome = outcome

@@ -192,3 +192,23 @@ def test_the_grafana_dashboard_reads_only_series_that_exist() -> None:
         re.sub(r"_(bucket|count|sum|total)$", "", n) for n in exposed if n.startswith("gridweave_")
     }
     assert families <= {re.sub(r"_(bucket|count|sum|total)$", "", n) for n in used}
+
+
+async def test_a_request_without_a_database_counts_as_unavailable(
+    settings: Settings, sessionmaker: Sessionmaker
+) -> None:
+    token = token_for(settings, await make_user(sessionmaker, "ADMIN"))
+    gone = "postgresql+asyncpg://gridweave@127.0.0.1:1/gridweave"  # nothing listens on port 1
+    async with serve(create_app(settings, database_url=gone)) as client:
+        before = await scrape(client)
+        r = await client.post(
+            "/graphql",
+            json={"query": "{ me { email } }"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        after = await scrape(client)
+
+    assert r.status_code == 503
+    assert (
+        requests(after, "unknown", "unavailable") - requests(before, "unknown", "unavailable") == 1
+    )

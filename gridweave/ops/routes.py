@@ -79,7 +79,7 @@ def ops_lifespan(inner: Lifespan, settings: Settings) -> Lifespan:
                 if settings.otel:
                     from gridweave.ops.tracing import instrument
 
-                    instrument(app.state.engine)
+                    instrument()
                 yield
         finally:
             metrics.process_exited()

@@ -1,6 +1,6 @@
 """Optional tracing with OpenTelemetry (``pip install 'gridweave[otel]'``, then
 ``GRIDWEAVE_OTEL=true``): a span per HTTP request and WebSocket (ASGI), and one per SQL
-statement (SQLAlchemy, and asyncpg for the compiled path's raw statements). Where the spans go
+statement (asyncpg). Where the spans go
 is configured the standard way, with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (OTLP over HTTP),
 ``OTEL_SERVICE_NAME`` and the other ``OTEL_*`` variables; see docs/otel-collector.yaml."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
 MISSING = "GRIDWEAVE_OTEL=true needs the tracing extra: pip install 'gridweave[otel]'"
@@ -48,14 +47,15 @@ def asgi_middleware() -> Middleware:
     )
 
 
-def instrument(engine: AsyncEngine) -> None:
+def instrument() -> None:
+    """asyncpg's instrumentation sees every statement, SQLAlchemy's (through its prepared
+    statements) and the compiled path's raw ones alike. (SQLAlchemy's own instrumentation is
+    not used: it declines SQLAlchemy 2.1, and would only repeat the same statements.)"""
     try:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     except ImportError as e:
         raise RuntimeError(MISSING) from e
     configure_provider()
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()

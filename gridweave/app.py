@@ -26,6 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
+from gridweave.gate import Gate
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
 from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
@@ -49,6 +50,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+        self.sign_in_gate = Gate(
+            concurrency=settings.login_concurrency,
+            queue=settings.login_queue,
+            wait_seconds=settings.login_queue_wait_seconds,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_page(request)  # from the package's own files, not a CDN
@@ -79,6 +85,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            sign_in_gate=self.sign_in_gate,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -158,6 +158,19 @@ class RequireJson:
         await self.app(scope, receive, send)
 
 
+class _Tracked:
+    """A ``send`` that remembers whether the response has started (after which no error
+    response can be sent instead)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        self.started = True
+        await self._send(message)
+
+
 class RequestTimeout:
     """Stops an HTTP request that runs longer than ``seconds``: 503 with a GraphQL-shaped error
     when nothing was sent yet. SQL has its own statement timeout; this also bounds the work done
@@ -171,20 +184,14 @@ class RequestTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        tracked = _Tracked(send)
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracking_send)
+                await self.app(scope, receive, tracked.send)
         except TimeoutError:
             observation.mark("timeout")
             logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
-            if not started:
+            if not tracked.started:
                 message = f"The request took longer than {self.seconds:g} s and was stopped."
                 await error_response(503, message)(scope, receive, send)
 
@@ -200,20 +207,14 @@ class DatabaseUnavailable:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        tracked = _Tracked(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked.send)
         except (DBAPIError, *LOST_CONNECTION, ConnectionRefusedError) as e:
             # (a server that is down refuses new connections: an OSError, not a DBAPI error)
             observation.mark("unavailable")
             logger.warning("database unavailable during %s: %s", scope.get("path"), e)
-            if started:
+            if tracked.started:
                 raise
             message = "The database is not reachable right now; try again."
             await error_response(503, message)(scope, receive, send)

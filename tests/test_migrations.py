@@ -21,9 +21,11 @@ EXPECTED_TABLES = {
     "audit_log",
     "organizations",
     "organization_links",
+    "organization_link_proposals",
     "organization_service_areas",
     "role_grants",
     "service_categories",
+    "sign_in_throttles",
     "users",
 }
 

@@ -9,9 +9,10 @@ from gridweave.models.organizations import (
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
 )
-from gridweave.models.users import Role, RoleGrant, User
+from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
     "Area",
@@ -23,9 +24,11 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "OrganizationLink",
+    "OrganizationLinkProposal",
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
     "ServiceCategory",
+    "SignInThrottle",
     "User",
 ]

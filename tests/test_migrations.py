@@ -19,6 +19,8 @@ EXPECTED_TABLES = {
     "areas",
     "area_neighbors",
     "audit_log",
+    "import_reports",
+    "import_report_lines",
     "organizations",
     "organization_links",
     "organization_link_proposals",

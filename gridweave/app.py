@@ -30,6 +30,8 @@ from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_da
 from gridweave.events import ChangeListener
 from gridweave.gate import Gate
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
+from gridweave.ops.graphiql import graphiql_page
+from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
@@ -72,6 +74,9 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         if isinstance(value, dict) and not isinstance(value.get("operationName"), str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
         return value
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)  # from the package's own files, not a CDN
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -143,8 +148,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", health)],
+        routes=[Route("/healthz", health), *ops_routes(settings)],
         middleware=[
+            *ops_middleware(settings),
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(
                 RequestTimeout,
@@ -159,7 +165,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             ),
             Middleware(RequireJson, path="/graphql"),
         ],
-        lifespan=lifespan,
+        lifespan=ops_lifespan(lifespan, settings),
     )
     schema = build_schema(settings)
     graphql = GridweaveGraphQL(app.state, settings, schema)

@@ -7,7 +7,8 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -100,17 +101,22 @@ def serve(
     if demo:
         _load_demo(url, settings, "region")
     typer.echo(f"gridweave: GraphiQL at http://{host}:{port}/graphql")
+    # On SIGTERM uvicorn stops accepting, closes WebSockets with 1012 (service restart), lets
+    # requests in flight finish for up to this long, then runs the app's shutdown.
+    graceful = settings.shutdown_timeout_seconds
     if workers > 1:
         if not settings.database_url:
             raise typer.BadParameter("several workers need DATABASE_URL", param_hint="--workers")
-        uvicorn.run(
-            "gridweave.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            **uvicorn_options(settings),
-        )
+        with _metrics_dir():
+            uvicorn.run(
+                "gridweave.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                timeout_graceful_shutdown=graceful,
+                **uvicorn_options(settings),
+            )
         return
     from gridweave.app import create_app
 
@@ -118,8 +124,35 @@ def serve(
         create_app(settings, database_url=url),
         host=host,
         port=port,
+        timeout_graceful_shutdown=graceful,
         **uvicorn_options(settings),
     )
+
+
+@contextmanager
+def _metrics_dir() -> Iterator[None]:
+    """Workers write their metrics to files in one folder, which /metrics adds up: an empty one
+    for each start (PROMETHEUS_MULTIPROC_DIR if set, emptied of old values; else a new one)."""
+    import os
+    import shutil
+    import tempfile
+
+    from gridweave.ops.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for old in Path(given).glob("*.db"):
+            old.unlink()
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="gridweave-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @app.command()
@@ -245,6 +278,81 @@ def audit_verify() -> None:
         )
     )
     if not result.valid:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the dump (custom format).")],
+) -> None:
+    """Back up the database (everything, the ledger included) into FILE with pg_dump."""
+    from gridweave.ops import backup as ops_backup
+
+    settings = get_settings()
+    url = _url(settings)
+    try:
+        major = asyncio.run(ops_backup.server_major(url))
+        ops_backup.dump(ops_backup.find_binary("pg_dump", settings, server_major=major), url, file)
+        entries, head = asyncio.run(ops_backup.ledger_head(url)) or (0, None)
+    except ops_backup.BackupError as e:
+        typer.echo(f"backup failed: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    report = {"file": str(file), "bytes": file.stat().st_size, "ledger_entries": entries}
+    typer.echo(json.dumps({**report, "ledger_head": head}))
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A dump written by gridweave backup.")],
+    force: Annotated[
+        bool, typer.Option(help="Restore over a database that is not empty (drops its tables).")
+    ] = False,
+) -> None:
+    """Restore FILE into the database (empty, or --force), then verify the ledger's chain."""
+    from gridweave.db import ensure_database
+    from gridweave.ops import backup as ops_backup
+    from gridweave.ops.readiness import code_revisions
+    from gridweave.services.audit import verify_chain
+
+    settings = get_settings()
+    if not file.is_file():
+        raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    url = _url(settings)
+    try:
+        asyncio.run(ensure_database(url))
+        if asyncio.run(ops_backup.table_count(url)) and not force:
+            typer.echo(
+                f"refused: database {ops_backup.target(url).database!r} is not empty; restore "
+                "into an empty database, or pass --force to drop what it holds first",
+                err=True,
+            )
+            raise typer.Exit(code=2)
+        major = asyncio.run(ops_backup.server_major(url))
+        binary = ops_backup.find_binary("pg_restore", settings, server_major=major)
+        ops_backup.restore(binary, url, file, clean=force)
+        ledger = asyncio.run(ops_backup.ledger_head(url))
+    except ops_backup.BackupError as e:
+        typer.echo(f"restore failed: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    if ledger is None:
+        typer.echo("refused: the restored database has no ledger (was it migrated?)", err=True)
+        raise typer.Exit(code=1)
+    entries, head = ledger
+    check = _with_session(url, settings, verify_chain)
+    typer.echo(
+        json.dumps(
+            {
+                "restored": str(file),
+                "ledger_entries": entries,
+                "ledger_head": head,
+                "ledger_valid": check.valid,
+                "first_broken_id": check.first_broken_id,
+                "migrations_expected": sorted(code_revisions().heads),
+            }
+        )
+    )
+    if not check.valid:
+        typer.echo(f"the restored ledger is broken at entry {check.first_broken_id}", err=True)
         raise typer.Exit(code=1)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from gridweave.ops import metrics
 from gridweave.services.audit import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ChangeListener:
             fn(event)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        metrics.change_event_received()
         try:
             event = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -76,6 +78,7 @@ class ChangeListener:
                 await conn.add_listener(self.channel, self._on_notify)
                 self._lost.clear()
                 self.connected.set()
+                metrics.listener_connected(True)
                 self._publish(None)  # anything may have changed while we were not listening
                 delay = 0.5
                 await self._lost.wait()
@@ -83,6 +86,7 @@ class ChangeListener:
                 log.warning("change listener disconnected: %s", e)
             finally:
                 self.connected.clear()
+                metrics.listener_connected(False)
                 self._publish(None)
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):

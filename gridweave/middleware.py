@@ -30,6 +30,7 @@ __all__ = ["BodySizeLimit", "RequireJson", "error_response"]
 
 
 from gridweave.db import LOST_CONNECTION
+from gridweave.ops import observation
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ class RequestTimeout:
             async with asyncio.timeout(seconds):
                 await self.app(scope, receive, tracked.send)
         except TimeoutError:
+            observation.mark("timeout")
             logger.warning("request stopped after %s s: %s", seconds, scope.get("path"))
             if not tracked.started:
                 message = f"The request took longer than {seconds:g} s and was stopped."
@@ -230,7 +232,9 @@ class DatabaseUnavailable:
         tracked = _Tracked(send)
         try:
             await self.app(scope, receive, tracked.send)
-        except (DBAPIError, *LOST_CONNECTION) as e:
+        except (DBAPIError, *LOST_CONNECTION, ConnectionRefusedError) as e:
+            # (a server that is down refuses new connections: an OSError, not a DBAPI error)
+            observation.mark("unavailable")
             logger.warning("database unavailable during %s: %s", scope.get("path"), e)
             if tracked.started:
                 raise

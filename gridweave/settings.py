@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
 
+    # Running it in production (README: "Running it in production").
+    metrics: bool | None = None
+    metrics_token: str | None = None
+    readiness_timeout_seconds: float = 2.0
+    shutdown_timeout_seconds: int = 25
+    otel: bool = False
+    pg_bin_dir: Path | None = None
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -87,6 +95,14 @@ class Settings(BaseSettings):
     @property
     def schema_hints_enabled(self) -> bool:
         return not self.is_production if self.schema_hints is None else self.schema_hints
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Development: on. Production: only behind GRIDWEAVE_METRICS_TOKEN (a scraper sends it
+        as a bearer token), or when GRIDWEAVE_METRICS=true says the network is trusted."""
+        if self.metrics is not None:
+            return self.metrics
+        return not self.is_production or bool(self.metrics_token)
 
     def signing_key(self) -> str:
         """The token secret: from settings, or (development only) generated once into data_dir."""

@@ -9,8 +9,11 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+
+from gridweave.ops import metrics
 
 REFUSAL = "Queries and mutations go over HTTP; a WebSocket carries subscriptions only."
 
@@ -39,3 +42,7 @@ class SubscriptionsOnlyHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             )
             return
         await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        with metrics.subscription_running():
+            await super().run_operation(operation)

@@ -36,6 +36,7 @@ from gridweave.compiled.compiler import Compiled, CompiledQuery, compile_query
 from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
 from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
+from gridweave.ops import metrics
 from gridweave.schema.limits import InputBounds, variable_bound_errors
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
@@ -44,6 +45,14 @@ log = logging.getLogger(__name__)
 # Errors that mean "this pooled connection is gone" (a restarted server, a failover, a
 # terminated backend): the read is retried once on a fresh connection.
 LOST_CONNECTION = (*DB_LOST_CONNECTION, OSError)
+
+
+class _PassOn(Exception):
+    """Strawberry answers this request; ``reason`` labels the fallback metric."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -126,13 +135,9 @@ class CompiledReads:
 
     def statement(self, prepared: Prepared, variables: Variables) -> CompiledQuery:
         """The statement for these variables' signature, compiled on first use; raises Fallback."""
-        if prepared.uncompiled is not None:
-            raise Fallback(prepared.uncompiled)
-        if prepared.switches is not None:
-            signature = tuple(s(variables) for s in prepared.switches)
-            known = prepared.statements.get(signature)
-            if known is not None:
-                return known
+        known = self.lookup(prepared, variables)
+        if known is not None:
+            return known
         try:
             compiled = self._compile(prepared, variables)
         except Fallback as e:
@@ -153,10 +158,13 @@ class CompiledReads:
                 self.bytes += len(compiled.query.sql)
         return compiled.query
 
-    def needs_compiling(self, prepared: Prepared, variables: Variables) -> bool:
+    def lookup(self, prepared: Prepared, variables: Variables) -> CompiledQuery | None:
+        """The statement already compiled for these variables' signature, if any."""
+        if prepared.uncompiled is not None:
+            raise Fallback(prepared.uncompiled)
         if prepared.switches is None:
-            return prepared.uncompiled is None
-        return tuple(s(variables) for s in prepared.switches) not in prepared.statements
+            return None
+        return prepared.statements.get(tuple(s(variables) for s in prepared.switches))
 
     def _compile(self, prepared: Prepared, variables: Variables) -> Compiled:
         return compile_query(
@@ -232,6 +240,7 @@ class CompiledFirst:
             await self.graphql(scope, _replay(body), send)
             return
         self.answered += 1
+        metrics.compiled_answered()
         await send(
             {
                 "type": "http.response.start",
@@ -245,52 +254,58 @@ class CompiledFirst:
         await send({"type": "http.response.body", "body": answer})
 
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+        try:
+            answer = await self._compiled_answer(scope, body)
+        except _PassOn as e:
+            metrics.compiled_fallback(e.reason)
+            return None
+        if answer is None:
+            metrics.compiled_fallback("database_error")
+        return answer
+
+    async def _compiled_answer(self, scope: Scope, body: bytes) -> bytes | None:
         headers = dict(scope["headers"])
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
-            return None
+            raise _PassOn("anonymous")
         try:
             request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
+        except orjson.JSONDecodeError as e:
+            raise _PassOn("bad_request") from e
         if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-            return None
+            raise _PassOn("bad_request")
         variables = request.get("variables") or {}
         op_name = request.get("operationName")
         if not isinstance(variables, dict) or not (op_name is None or isinstance(op_name, str)):
-            return None
-        query = await self._statement(request["query"], op_name, variables)
-        if query is None:
-            return None
-        statement, coerced = query
+            raise _PassOn("bad_request")
+        statement, coerced = await self._statement(request["query"], op_name, variables)
         try:
             params = statement.params(user_id, coerced)
-        except Fallback:
-            return None
+        except Fallback as e:
+            raise _PassOn("variables") from e
         return await self._cached_fetch(statement, params, user_id)
 
     async def _statement(
         self, text: str, op_name: str | None, variables: dict[str, Any]
-    ) -> tuple[CompiledQuery, Variables] | None:
+    ) -> tuple[CompiledQuery, Variables]:
         reads = self.reads
         found, prepared = reads.cached(text, op_name)
         if not found:
             prepared = await anyio.to_thread.run_sync(reads.prepare, text, op_name)
         if prepared is None:
-            return None
+            raise _PassOn("not_compilable")
         if reads.bounds is not None and variable_bound_errors(
             prepared.doc, prepared.operation, variables, reads.bounds
         ):
-            return None  # strawberry answers with those errors
+            raise _PassOn("variables")  # strawberry answers with those errors
         try:
             coerced = coerce_variables(reads.schema, prepared.operation, variables)
-            if reads.needs_compiling(prepared, coerced):
+            statement = reads.lookup(prepared, coerced)
+            if statement is None:
                 statement = await anyio.to_thread.run_sync(reads.statement, prepared, coerced)
-            else:
-                statement = reads.statement(prepared, coerced)
-        except Fallback:
-            return None
+        except Fallback as e:
+            raise _PassOn("not_compilable" if e.uncompiled else "variables") from e
         return statement, coerced
 
     async def _cached_fetch(
@@ -315,14 +330,13 @@ class CompiledFirst:
     async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
         """None hands the request to strawberry, which reports any database error in GraphQL's
         shape (masked, with the request id) rather than as a bare HTTP 500. A lost connection is
-        thrown away with the rest of the pool it came from (they died together) and the read,
-        being idempotent, is tried once more."""
+        invalidated and the read, being idempotent, is tried once more (the pool pre-pings, so
+        the retry gets a live connection)."""
         for attempt in (1, 2):
             try:
                 return await self._fetch_once(sql, params)
             except LOST_CONNECTION as e:
                 log.warning("compiled read lost its connection (attempt %d): %s", attempt, e)
-                await self.engine().dispose(close=False)
             except DBAPIError as e:
                 if e.connection_invalidated and attempt == 1:
                     continue

@@ -48,9 +48,14 @@ def nodes(c: Compiler, group: list[Selection]) -> list[str]:
     ids, so thirty aliases cost one small statement part, not thirty (planning time grows with
     the statement's size). Returns each field's SQL, in order."""
     ids = [s.arguments.get("id") for s in group]
+    last: list[Any] = [None, None]  # the variables last decoded, and their ids
 
     def decoded(v: Variables) -> list[tuple[str, int] | None]:
-        return [decode_any(str(value_of(n, v))) for n in ids]
+        """Decoded once per request (three binders ask), not once per binder."""
+        if last[0] is not v:
+            last[:] = [v, [decode_any(str(value_of(n, v))) for n in ids]]
+        result: list[tuple[str, int] | None] = last[1]
+        return result
 
     wanted = c.switch(lambda v: frozenset(d[0] for d in decoded(v) if d is not None))
     node_types = {t.name for t in c.schema.get_implementations(c.node_interface).objects}

@@ -18,6 +18,7 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
+from gridweave.ops.instrument import MetricsExtension
 from gridweave.resolvers import areas, audit, network, nodes, organizations, users
 from gridweave.schema.common import SCALAR_OVERRIDES
 from gridweave.schema.limits import (
@@ -58,7 +59,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
     return GridweaveSchema(
         query=Query,
         mutation=Mutation,
-        extensions=schema_extensions(settings),
+        extensions=[*schema_extensions(settings), MetricsExtension],
         config=strawberry_config(settings),
         scalar_overrides=SCALAR_OVERRIDES,
     )

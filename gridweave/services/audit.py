@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.models import AuditEntry
+from gridweave.ops import metrics
 from gridweave.services.access import Actor
 
 # Any fixed number: the advisory lock that serializes appends to the chain.
@@ -123,7 +124,8 @@ async def append(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction. The transaction-scoped advisory lock makes
     concurrent appends queue, so the chain stays one line even across processes."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    with metrics.ledger_lock_wait():
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     previous = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     at = datetime.now(UTC)
     clean = orjson.loads(orjson.dumps(_scrub(summary), default=str))
@@ -140,6 +142,7 @@ async def append(
     )
     session.add(entry)
     await session.flush()
+    metrics.ledger_appended()
     await notify_change(session, action=action, entity_id=entity_id, area_path=area_path)
     return entry
 

@@ -1,0 +1,1 @@
+"""Running gridweave in production: metrics, readiness, GraphiQL assets, backups, tracing."""

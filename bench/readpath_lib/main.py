@@ -136,7 +136,9 @@ def run(plan: Plan) -> None:
     ensure_postgraphile()
     secret_key = secrets.token_urlsafe(48)
     db = prepare(Settings(), plan.database, secret_key)
-    queries = build_queries(db.summary.street_id, db.summary.community_id)
+    queries = build_queries(
+        db.summary.street_id, db.summary.community_id, db.district_id, db.organization_ids
+    )
     _header(plan, db, queries)
 
     def gw(key: str, label: str, *, compiled: bool, workers: int, cache: bool = False) -> Server:

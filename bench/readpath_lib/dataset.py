@@ -70,6 +70,7 @@ class BenchDatabase:
     dsn: str  # the same as a libpq URI, for asyncpg and PostGraphile
     summary: DemoSummary
     district_id: int  # the featured street's parent
+    late_district_id: int  # the district whose organizations come last in id order
     organization_ids: tuple[int, ...]  # BY_ID_COUNT organizations of the featured street
     user_id: int
     token: str  # a COORDINATOR of the city root, signed with the bench's secret key
@@ -95,7 +96,7 @@ def prepare(settings: Settings, database: str, secret_key: str) -> BenchDatabase
     asyncio.run(ensure_database(url))
     upgrade(url)
     started = time.monotonic()
-    summary, user_id, district_id, organization_ids = asyncio.run(_load(url, settings))
+    summary, user_id, districts, organization_ids = asyncio.run(_load(url, settings))
     verb = "loaded" if summary.created else "reused"
     progress(
         f"{verb} the city demo in {time.monotonic() - started:.1f}s: "
@@ -107,14 +108,17 @@ def prepare(settings: Settings, database: str, secret_key: str) -> BenchDatabase
         url=url,
         dsn=asyncpg_dsn(url),
         summary=summary,
-        district_id=district_id,
+        district_id=districts[0],
+        late_district_id=districts[1],
         organization_ids=organization_ids,
         user_id=user_id,
         token=issue_token(signer, user_id),
     )
 
 
-async def _load(url: str, settings: Settings) -> tuple[DemoSummary, int, int, tuple[int, ...]]:
+async def _load(
+    url: str, settings: Settings
+) -> tuple[DemoSummary, int, tuple[int, int], tuple[int, ...]]:
     engine = make_engine(url, settings.model_copy(update={"statement_timeout_ms": 600_000}))
     try:
         sm = make_sessionmaker(engine)
@@ -136,16 +140,25 @@ async def _load(url: str, settings: Settings) -> tuple[DemoSummary, int, int, tu
                 text("SELECT parent_id FROM areas WHERE id = :street"),
                 {"street": summary.street_id},
             )
+            late = await session.scalar(
+                text(
+                    "SELECT area_id FROM (SELECT a.id AS area_id, max(o.id) AS last FROM areas a"
+                    " JOIN organizations o ON o.area_path ~>=~ a.path"
+                    " AND o.area_path ~<~ (left(a.path, -1) || '0')"
+                    " WHERE a.level = 'DISTRICT' GROUP BY a.id) d ORDER BY last DESC LIMIT 1"
+                )
+            )
             ids = (
                 await session.scalars(
                     text(_BY_ID), {"street": summary.street_id, "count": BY_ID_COUNT}
                 )
             ).all()
-        if district_id is None or len(ids) < BY_ID_COUNT:
+        if district_id is None or late is None or len(ids) < BY_ID_COUNT:
             raise BenchError(
                 f"the featured street {summary.street_id} lacks a parent or has few organizations"
             )
-        return summary, user_id, int(district_id), tuple(int(i) for i in ids)
+        districts = (int(district_id), int(late))
+        return summary, user_id, districts, tuple(int(i) for i in ids)
     finally:
         await engine.dispose()
 

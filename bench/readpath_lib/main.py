@@ -137,7 +137,11 @@ def run(plan: Plan) -> None:
     secret_key = secrets.token_urlsafe(48)
     db = prepare(Settings(), plan.database, secret_key)
     queries = build_queries(
-        db.summary.street_id, db.summary.community_id, db.district_id, db.organization_ids
+        db.summary.street_id,
+        db.summary.community_id,
+        db.district_id,
+        db.late_district_id,
+        db.organization_ids,
     )
     _header(plan, db, queries)
 

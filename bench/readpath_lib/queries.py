@@ -248,7 +248,11 @@ class Query:
 
 
 def build_queries(
-    street_id: int, community_id: int, district_id: int, organization_ids: Sequence[int]
+    street_id: int,
+    community_id: int,
+    district_id: int,
+    late_district_id: int,
+    organization_ids: Sequence[int],
 ) -> list[Query]:
     by_id = len(organization_ids)
     aliases = {f"a{i}": pk for i, pk in enumerate(organization_ids, 1)}
@@ -293,18 +297,22 @@ def build_queries(
         Query(
             name="area_kind",
             description=(
-                f"organizations(areaId: district {district_id}, kind {AREA_KIND}, "
+                f"organizations(areaId: district {late_district_id}, kind {AREA_KIND}, "
                 f"first {AREA_KIND_FIRST})"
             ),
             gridweave=body(
                 GRIDWEAVE_AREA_KIND,
                 "AreaKind",
-                {"area": gid("Area", district_id), "kind": AREA_KIND, "first": AREA_KIND_FIRST},
+                {
+                    "area": gid("Area", late_district_id),
+                    "kind": AREA_KIND,
+                    "first": AREA_KIND_FIRST,
+                },
             ),
             postgraphile=body(
                 POSTGRAPHILE_AREA_KIND,
                 "AreaKind",
-                {"area": str(district_id), "k": AREA_KIND, "first": AREA_KIND_FIRST},
+                {"area": str(late_district_id), "k": AREA_KIND, "first": AREA_KIND_FIRST},
             ),
             compare_postgraphile=_compare_area_kind,
         ),

@@ -50,9 +50,9 @@ POSTGRAPHILE_FUNCTIONS = (
     " LANGUAGE sql STABLE AS $$ SELECT * FROM organizations"
     " WHERE name ILIKE '%' || q || '%' AND kind = k ORDER BY id $$",
     "CREATE OR REPLACE FUNCTION organizations_in_area(area bigint, k text)"
-    " RETURNS SETOF organizations LANGUAGE sql STABLE AS $$ SELECT o.* FROM areas a"
+    " RETURNS SETOF organizations LANGUAGE sql STABLE AS $$ SELECT * FROM (SELECT o.* FROM areas a"
     " JOIN organizations o ON o.area_path ~>=~ a.path AND o.area_path ~<~ (left(a.path, -1) || '0')"
-    " WHERE a.id = area AND o.kind = k ORDER BY o.id $$",
+    " WHERE a.id = area AND o.kind = k OFFSET 0) s ORDER BY id $$",
 )
 # The organizations read by id through aliases (the served alias limit is 30): every 8th of the
 # featured street's organizations by id.

@@ -312,7 +312,7 @@ def _sanity(
                         f"{server.label} and gridweave disagree on {q.name}:\n  "
                         + "\n  ".join(problems[:10])
                     )
-                note = "same communities/organizations as gridweave"
+                note = "agrees with gridweave's answer"
             elif q.name not in reference:
                 reference[q.name] = data
                 note = "reference: " + count_summary(q.name, data)

@@ -21,17 +21,20 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from gridweave import spreadsheet_routes
 from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.gate import Gate
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
+from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.websocket import SubscriptionsOnlyHandler
 
 
@@ -47,6 +50,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+        self.sign_in_gate = Gate(
+            concurrency=settings.login_concurrency,
+            queue=settings.login_queue,
+            wait_seconds=settings.login_queue_wait_seconds,
+        )
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -74,6 +82,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            sign_in_gate=self.sign_in_gate,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -120,8 +129,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         routes=[Route("/healthz", health)],
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
-            Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                RequestTimeout,
+                seconds=settings.request_timeout_seconds,
+                paths=dict.fromkeys(LARGE_PATHS, settings.import_timeout_seconds),
+            ),
+            Middleware(DatabaseUnavailable),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                paths={"/imports": settings.import_max_bytes},
+            ),
             Middleware(RequireJson, path="/graphql"),
         ],
         lifespan=lifespan,
@@ -147,4 +165,5 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    app.router.routes.extend(spreadsheet_routes.routes(settings))
     return app

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodySizeLimit", "RequireJson", "error_response"]
 
+
+from gridweave.db import LOST_CONNECTION
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +57,27 @@ class BodySizeLimit:
     the whole body first) the exception propagates and the server closes the connection.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        if max_bytes < 0:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, paths: Mapping[str, int] | None = None
+    ) -> None:
+        """``paths``: larger limits for paths starting with these prefixes (uploads)."""
+        if max_bytes < 0 or any(v < 0 for v in (paths or {}).values()):
             raise ValueError("max_bytes must not be negative")
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
-    def _too_large(self) -> JSONResponse:
+    def _limit(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        for prefix, limit in self.paths.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default_max_bytes
+
+    def _too_large(self, max_bytes: int) -> JSONResponse:
         return error_response(
             413,
-            f"Request body larger than {self.max_bytes} bytes",
+            f"Request body larger than {max_bytes} bytes",
             headers={"connection": "close"},
         )
 
@@ -70,6 +85,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
 
         lengths = Headers(scope=scope).getlist("content-length")
         if lengths:
@@ -81,8 +97,8 @@ class BodySizeLimit:
                 response = error_response(400, "Invalid Content-Length header")
                 await response(scope, receive, send)
                 return
-            if declared.pop() > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if declared.pop() > max_bytes:
+                await self._too_large(max_bytes)(scope, receive, send)
                 return
 
         received = 0
@@ -96,11 +112,11 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     if started:
                         raise _BodyTooLarge
                     refused = True
-                    await self._too_large()(scope, receive, send)
+                    await self._too_large(max_bytes)(scope, receive, send)
                     raise _BodyTooLarge
             return message
 
@@ -154,31 +170,69 @@ class RequireJson:
         await self.app(scope, receive, send)
 
 
+class _Tracked:
+    """A ``send`` that remembers whether the response has started (after which no error
+    response can be sent instead)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        self.started = True
+        await self._send(message)
+
+
 class RequestTimeout:
     """Stops an HTTP request that runs longer than ``seconds``: 503 with a GraphQL-shaped error
     when nothing was sent yet. SQL has its own statement timeout; this also bounds the work done
     in Python (a query whose lists multiply beyond what the cost rule foresaw)."""
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
+    def __init__(
+        self, app: ASGIApp, seconds: float, paths: Mapping[str, float] | None = None
+    ) -> None:
+        """``paths``: longer limits for paths starting with these prefixes (imports, exports)."""
         self.app = app
-        self.seconds = seconds
+        self.default_seconds = seconds
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        path: str = scope.get("path", "")
+        seconds = next(
+            (v for prefix, v in self.paths.items() if path.startswith(prefix)),
+            self.default_seconds,
+        )
+        tracked = _Tracked(send)
         try:
-            async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracking_send)
+            async with asyncio.timeout(seconds):
+                await self.app(scope, receive, tracked.send)
         except TimeoutError:
-            logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
-            if not started:
-                message = f"The request took longer than {self.seconds:g} s and was stopped."
+            logger.warning("request stopped after %s s: %s", seconds, scope.get("path"))
+            if not tracked.started:
+                message = f"The request took longer than {seconds:g} s and was stopped."
                 await error_response(503, message)(scope, receive, send)
+
+
+class DatabaseUnavailable:
+    """A database error that escapes the GraphQL layer (the request's sign-in lookup, say, when
+    the server has just dropped its connections) is a 503 "try again", never a bare 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracked = _Tracked(send)
+        try:
+            await self.app(scope, receive, tracked.send)
+        except (DBAPIError, *LOST_CONNECTION) as e:
+            logger.warning("database unavailable during %s: %s", scope.get("path"), e)
+            if tracked.started:
+                raise
+            message = "The database is not reachable right now; try again."
+            await error_response(503, message)(scope, receive, send)

@@ -19,11 +19,15 @@ EXPECTED_TABLES = {
     "areas",
     "area_neighbors",
     "audit_log",
+    "import_reports",
+    "import_report_lines",
     "organizations",
     "organization_links",
+    "organization_link_proposals",
     "organization_service_areas",
     "role_grants",
     "service_categories",
+    "sign_in_throttles",
     "users",
 }
 

@@ -4,14 +4,16 @@ from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
 from gridweave.models.categories import ServiceCategory
+from gridweave.models.imports import ImportReport, ImportReportLine
 from gridweave.models.organizations import (
     LinkKind,
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
 )
-from gridweave.models.users import Role, RoleGrant, User
+from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
     "Area",
@@ -19,13 +21,17 @@ __all__ = [
     "AreaNeighbor",
     "AuditEntry",
     "Base",
+    "ImportReport",
+    "ImportReportLine",
     "LinkKind",
     "Organization",
     "OrganizationKind",
     "OrganizationLink",
+    "OrganizationLinkProposal",
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
     "ServiceCategory",
+    "SignInThrottle",
     "User",
 ]

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from gridweave.db import Sessionmaker
 from gridweave.models import Area, AuditEntry, Organization
 from gridweave.settings import Settings
-from tests.api.helpers import snapshot
 from tests.factories import gid, make_area, make_org, make_user, token_for
+from tests.snapshot import snapshot_of
 from tests.spreadsheets import headers, sheet_rows, xlsx
 
 TABLES = ("areas", "organizations", "organization_service_areas", "audit_log")
@@ -84,7 +84,7 @@ async def test_import_dry_run_then_real_run_with_a_paged_report(
     bad = xlsx(
         areas=[*rows, ["S1-BAD", "坏社区", "网格", "S1"], ["S1-NEG", "负", "社区", "S1", -1]]
     )
-    before = await snapshot(sessionmaker, TABLES)
+    before = await snapshot_of(sessionmaker, TABLES)
 
     refused = await post(client, coordinator, bad, dryRun="true", name="社区.xlsx")
 
@@ -97,7 +97,7 @@ async def test_import_dry_run_then_real_run_with_a_paged_report(
         (x["sheet"], x["row"], x["column"]) for x in body["lines"] if x["outcome"] == "problem"
     ]
     assert problems == [("区域", 9, "C 层级"), ("区域", 10, "E 户数")]
-    assert await snapshot(sessionmaker, TABLES) == before
+    assert await snapshot_of(sessionmaker, TABLES) == before
 
     good = xlsx(areas=rows)
     applied = await post(client, coordinator, good, name="社区.xlsx")
@@ -183,7 +183,7 @@ async def test_an_export_imports_again_unchanged(
     assert ("第一网格党支部", "党组织", None, "S1-C01-G01", "阳光社区党委", "S1-C01") in org_rows
     assert len(org_rows) == 5
     assert len(sheet_rows(orgs.content, "服务区域")) == 1 + 4
-    before = await snapshot(sessionmaker, TABLES)
+    before = await snapshot_of(sessionmaker, TABLES)
 
     again_areas = await post(client, coordinator, areas.content)
     again_orgs = await post(client, coordinator, orgs.content)
@@ -195,7 +195,7 @@ async def test_an_export_imports_again_unchanged(
             c.get("created", 0) == 0 and c.get("updated", c.get("changed", 0)) == 0
             for c in counts.values()
         ), counts
-    assert await snapshot(sessionmaker, TABLES) == before
+    assert await snapshot_of(sessionmaker, TABLES) == before
 
 
 async def _area(sm: Sessionmaker, code: str) -> Area:

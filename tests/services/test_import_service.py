@@ -13,8 +13,8 @@ from gridweave.errors import Forbidden
 from gridweave.models import Area, AuditEntry, Organization
 from gridweave.services.access import Actor
 from gridweave.services.validation import credit_code_check_char
-from tests.api.helpers import snapshot
 from tests.factories import admin_actor, coordinator_of, make_area, make_org, member_of
+from tests.snapshot import snapshot_of
 from tests.spreadsheets import csv_bytes, import_file, problems, xlsx
 
 TABLES = ("areas", "organizations", "organization_service_areas", "audit_log")
@@ -147,7 +147,7 @@ async def test_a_dry_run_reports_each_problem_at_its_row_and_column_and_writes_n
             ["同名组织", "志愿服务队", None, "S1-C01"],  # row 4: duplicate name in one area
         ],
     )
-    before = await snapshot(sessionmaker, TABLES)
+    before = await snapshot_of(sessionmaker, TABLES)
 
     result = await import_file(sessionmaker, world.admin, data, dry_run=True)
 
@@ -165,7 +165,7 @@ async def test_a_dry_run_reports_each_problem_at_its_row_and_column_and_writes_n
     assert "negative" in messages[2]
     assert "check character" in messages[3]
     assert "Two organizations named 同名组织" in messages[4]
-    assert await snapshot(sessionmaker, TABLES) == before
+    assert await snapshot_of(sessionmaker, TABLES) == before
 
 
 async def test_one_problem_refuses_the_whole_file(sessionmaker: Sessionmaker, world: World) -> None:
@@ -176,13 +176,13 @@ async def test_one_problem_refuses_the_whole_file(sessionmaker: Sessionmaker, wo
             ["无名类型", "不知道", None, "S1-C02"],  # row 3: unknown kind
         ],
     )
-    before = await snapshot(sessionmaker, TABLES)
+    before = await snapshot_of(sessionmaker, TABLES)
 
     result = await import_file(sessionmaker, world.coordinator, data)
 
     assert result.status == "refused"
     assert problems(result) == [("组织", 3, "B 组织类型")]
-    assert await snapshot(sessionmaker, TABLES) == before
+    assert await snapshot_of(sessionmaker, TABLES) == before
 
 
 async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
@@ -190,7 +190,7 @@ async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
 ) -> None:
     first = await import_file(sessionmaker, world.coordinator, good_book())
     assert first.status == "applied"
-    after_first = await snapshot(sessionmaker, TABLES)
+    after_first = await snapshot_of(sessionmaker, TABLES)
 
     second = await import_file(sessionmaker, world.coordinator, good_book())
 
@@ -198,7 +198,7 @@ async def test_importing_the_same_file_twice_changes_nothing_the_second_time(
     assert {o.outcome for o in second.outcomes} == {"unchanged"}
     assert second.counts["areas"] == {"created": 0, "updated": 0, "unchanged": 3}
     assert second.counts["organizations"] == {"created": 0, "updated": 0, "unchanged": 4}
-    assert await snapshot(sessionmaker, TABLES) == after_first
+    assert await snapshot_of(sessionmaker, TABLES) == after_first
 
 
 async def test_changed_rows_are_matched_and_updated(
@@ -257,7 +257,7 @@ async def test_a_coordinator_imports_only_inside_its_subtree(
         ],
         service_areas=[["阳光社区党委", "S1-C01", None, "S2", "养老服务"]],  # row 2: serves outside
     )
-    before = await snapshot(sessionmaker, TABLES)
+    before = await snapshot_of(sessionmaker, TABLES)
 
     result = await import_file(sessionmaker, world.coordinator, data)
 
@@ -268,7 +268,7 @@ async def test_a_coordinator_imports_only_inside_its_subtree(
         ("服务区域", 2, "D 服务区域编码"),
     ]
     assert all("coordinate" in p.message or "outside" in p.message for p in result.problems)
-    assert await snapshot(sessionmaker, TABLES) == before
+    assert await snapshot_of(sessionmaker, TABLES) == before
 
 
 async def test_the_area_option_bounds_the_import_and_fills_blank_parents(

@@ -1,7 +1,7 @@
 """import reports
 
-Revision ID: 0006
-Revises: 0001
+Revision ID: 0007
+Revises: 0002
 Create Date: 2026-11-23
 
 The reports of spreadsheet imports and dry runs, paged through by API callers.
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006"
-down_revision: str | None = "0001"
+revision: str = "0007"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

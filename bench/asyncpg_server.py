@@ -1,15 +1,15 @@
 """The hand-written baseline of ``bench/readpath``: a bare ASGI app (no framework) answering the
-bench's three queries with hand-written SQL over an asyncpg pool, serialised with orjson, in the
+bench's queries with hand-written SQL over an asyncpg pool, serialised with orjson, in the
 same JSON shape as gridweave.
 
 It does not parse GraphQL: a POST to /graphql is dispatched on its ``operationName`` (Dashboard,
-Search, Network) and reads its arguments from ``variables``, so the request bodies are the very
-bodies sent to gridweave. There is no authorization (no token is checked). The SQL keeps
-gridweave's semantics (the subtree of the area at ``path`` = ``area_path LIKE path || '%'``,
-written as the index-friendly range ``area_path ~>=~ path AND area_path ~<~ <path with its last
-'/' raised to '0'>``, which the text_pattern_ops indexes serve even when ``path`` comes from
-another row; keyset pages ordered by id; totals without the page limit), so that both answers
-can be compared once parsed.
+Search, Network, Overview, AreaKind, ById) and reads its arguments from ``variables``, so the
+request bodies are the very bodies sent to gridweave. There is no authorization (no token is
+checked). The SQL keeps gridweave's semantics (the subtree of the area at ``path`` =
+``area_path LIKE path || '%'``, written as the index-friendly range ``area_path ~>=~ path AND
+area_path ~<~ <path with its last '/' raised to '0'>``, which the text_pattern_ops indexes serve
+even when ``path`` comes from another row; keyset pages ordered by id; totals without the page
+limit), so that both answers can be compared once parsed.
 
 Run it with ``READPATH_DSN=postgresql://... uvicorn bench.asyncpg_server:app`` (one process).
 """
@@ -302,7 +302,142 @@ async def network(conn: Any, variables: Json) -> Json:
     return {"network": {"nodes": nodes, "edges": edges}}
 
 
-HANDLERS: dict[str, Handler] = {"Dashboard": dashboard, "Search": search, "Network": network}
+# ---- 4. a district's overview: streets > communities, scalars and totals ------------------------
+
+_OVERVIEW_AREA = "SELECT id, name, households, population FROM areas WHERE id = $1"
+# the children of each parent (first $2 by id) and each parent's count of children
+_OVERVIEW_CHILDREN = (
+    "SELECT p.id AS parent, c.id, c.name, c.code, c.households, c.population,"
+    " count(*) OVER (PARTITION BY p.id) AS total, row_number() OVER (PARTITION BY p.id ORDER BY"
+    " c.id) AS n FROM unnest($1::bigint[]) AS p(id) JOIN areas c ON c.parent_id = p.id"
+)
+_OVERVIEW_PAGE = f"SELECT * FROM ({_OVERVIEW_CHILDREN}) s WHERE n <= $2 ORDER BY parent, id"
+
+
+def _area_fields(r: Any) -> Json:
+    return {
+        "id": gid("Area", r["id"]),
+        "name": r["name"],
+        "code": r["code"],
+        "households": r["households"],
+        "population": r["population"],
+    }
+
+
+async def overview(conn: Any, variables: Json) -> Json:
+    district = decode_gid(variables.get("district"), "Area")
+    area = await conn.fetchrow(_OVERVIEW_AREA, district)
+    if area is None:
+        return {"node": None}
+    streets = await conn.fetch(_OVERVIEW_PAGE, [district], 50)
+    communities: dict[int, list[Any]] = {}
+    for c in await conn.fetch(_OVERVIEW_PAGE, [s["id"] for s in streets], 50):
+        communities.setdefault(c["parent"], []).append(c)
+
+    def connection(rows: list[Any], nested: bool) -> Json:
+        edges = []
+        for r in rows:
+            node = _area_fields(r)
+            if nested:
+                node["children"] = connection(communities.get(r["id"], []), False)
+            edges.append({"node": node})
+        return {"totalCount": rows[0]["total"] if rows else 0, "edges": edges}
+
+    return {
+        "node": {
+            "id": gid("Area", area["id"]),
+            "name": area["name"],
+            "households": area["households"],
+            "population": area["population"],
+            "children": connection(list(streets), True),
+        }
+    }
+
+
+# ---- 5. the organizations of one kind in an area's subtree --------------------------------------
+
+# OFFSET 0, as in the dashboard: once asyncpg's prepared statement has a generic plan, PostgreSQL
+# would otherwise page by walking the primary key in id order and filtering every organization
+# before the area's (~44,600 rows for the city's last district); fenced, it reads the subtree by
+# the path and kind indexes and sorts.
+_AREA_KIND = (
+    "SELECT o.id, o.name, o.kind, o.credit_code, o.area_id, a.name AS area_name"
+    " FROM (SELECT * FROM organizations"
+    "   WHERE area_path ~>=~ $1 AND area_path ~<~ $2 AND kind = $3 OFFSET 0) o"
+    " JOIN areas a ON a.id = o.area_id ORDER BY o.id LIMIT $4"
+)
+_AREA_KIND_COUNT = (
+    "SELECT count(*) FROM organizations WHERE area_path ~>=~ $1 AND area_path ~<~ $2 AND kind = $3"
+)
+
+
+async def area_kind(conn: Any, variables: Json) -> Json:
+    area_id = decode_gid(variables.get("area"), "Area")
+    kind = variables.get("kind")
+    if not isinstance(kind, str):
+        raise BadRequest("kind is required")
+    limit = page_size(variables.get("first"))
+    root = await conn.fetchval(_ROOT, area_id)
+    if root is None:
+        raise BadRequest("No such area.")
+    args = (root, root[:-1] + "0", kind)
+    rows = await conn.fetch(_AREA_KIND, *args, limit)
+    total = await conn.fetchval(_AREA_KIND_COUNT, *args)
+    return {"organizations": {"totalCount": total, "edges": [_org_edge(r) for r in rows]}}
+
+
+def _org_edge(r: Any) -> Json:
+    return {
+        "node": {
+            "id": gid("Organization", r["id"]),
+            "name": r["name"],
+            "kind": r["kind"],
+            "creditCode": r["credit_code"],
+            "area": {"id": gid("Area", r["area_id"]), "name": r["area_name"]},
+        }
+    }
+
+
+# ---- 6. organizations by id, one alias each (o1 ... oN) ------------------------------------------
+
+MAX_ALIASES = 30
+_BY_ID = (
+    "SELECT k.n, o.id, o.name, o.kind, a.name AS area_name"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS k(id, n)"
+    " JOIN organizations o ON o.id = k.id JOIN areas a ON a.id = o.area_id"
+)
+
+
+async def by_id(conn: Any, variables: Json) -> Json:
+    if len(variables) > MAX_ALIASES:
+        raise BadRequest(f"at most {MAX_ALIASES} aliases")
+    aliases = [f"o{name[1:]}" for name in variables]  # $a1 -> o1
+    ids = [decode_gid(v, "Organization") for v in variables.values()]
+    found = {r["n"]: r for r in await conn.fetch(_BY_ID, ids)}
+    out: Json = {}
+    for n, alias in enumerate(aliases, 1):
+        r = found.get(n)
+        out[alias] = (
+            None
+            if r is None
+            else {
+                "id": gid("Organization", r["id"]),
+                "name": r["name"],
+                "kind": r["kind"],
+                "area": {"name": r["area_name"]},
+            }
+        )
+    return out
+
+
+HANDLERS: dict[str, Handler] = {
+    "Dashboard": dashboard,
+    "Search": search,
+    "Network": network,
+    "Overview": overview,
+    "AreaKind": area_kind,
+    "ById": by_id,
+}
 
 
 # ---- the ASGI app --------------------------------------------------------------------------------

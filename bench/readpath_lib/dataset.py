@@ -31,9 +31,11 @@ from gridweave.settings import Settings
 BENCH_EMAIL = "readpath-bench@example.org"
 MIN_COMMUNITIES = 1_000  # the city scale has ~2,000; the region scale a handful
 
-# PostGraphile has no "organizations in this subtree" relation and no name search: these two
-# functions (bench database only) give it the closest equivalents. PostGraphile exposes the first
-# as Area.organizationsBelow and the second as Query.searchOrganizations. The subtree condition is
+# PostGraphile has no "organizations in this subtree" relation and no name search: these
+# functions (bench database only) give it the closest equivalents. PostGraphile exposes them as
+# Area.organizationsBelow, Query.searchOrganizations and Query.organizationsInArea (the subtree of
+# the area with that id, of one kind: gridweave's ``organizations(areaId:, kind:)``). The subtree
+# condition is
 # gridweave's own (gridweave.services.subtree): ``area_path LIKE a.path || '%'`` written as a
 # text_pattern_ops range, which the index serves although a.path is not a constant (the LIKE
 # form makes every call a sequential scan of the organizations: ~8 ms each at city scale, which
@@ -47,6 +49,18 @@ POSTGRAPHILE_FUNCTIONS = (
     "CREATE OR REPLACE FUNCTION search_organizations(q text, k text) RETURNS SETOF organizations"
     " LANGUAGE sql STABLE AS $$ SELECT * FROM organizations"
     " WHERE name ILIKE '%' || q || '%' AND kind = k ORDER BY id $$",
+    "CREATE OR REPLACE FUNCTION organizations_in_area(area bigint, k text)"
+    " RETURNS SETOF organizations LANGUAGE sql STABLE AS $$ SELECT * FROM (SELECT o.* FROM areas a"
+    " JOIN organizations o ON o.area_path ~>=~ a.path AND o.area_path ~<~ (left(a.path, -1) || '0')"
+    " WHERE a.id = area AND o.kind = k OFFSET 0) s ORDER BY id $$",
+)
+# The organizations read by id through aliases (the served alias limit is 30): every 8th of the
+# featured street's organizations by id.
+BY_ID_COUNT = 30
+_BY_ID = (
+    "SELECT id FROM (SELECT o.id, row_number() OVER (ORDER BY o.id) AS n FROM organizations o,"
+    " areas a WHERE a.id = :street AND o.area_path ~>=~ a.path"
+    " AND o.area_path ~<~ (left(a.path, -1) || '0')) s WHERE n % 8 = 1 ORDER BY id LIMIT :count"
 )
 
 
@@ -55,6 +69,9 @@ class BenchDatabase:
     url: str  # SQLAlchemy URL (postgresql+asyncpg://...), gridweave's DATABASE_URL
     dsn: str  # the same as a libpq URI, for asyncpg and PostGraphile
     summary: DemoSummary
+    district_id: int  # the featured street's parent
+    late_district_id: int  # the district whose organizations come last in id order
+    organization_ids: tuple[int, ...]  # BY_ID_COUNT organizations of the featured street
     user_id: int
     token: str  # a COORDINATOR of the city root, signed with the bench's secret key
 
@@ -79,7 +96,7 @@ def prepare(settings: Settings, database: str, secret_key: str) -> BenchDatabase
     asyncio.run(ensure_database(url))
     upgrade(url)
     started = time.monotonic()
-    summary, user_id = asyncio.run(_load(url, settings))
+    summary, user_id, districts, organization_ids = asyncio.run(_load(url, settings))
     verb = "loaded" if summary.created else "reused"
     progress(
         f"{verb} the city demo in {time.monotonic() - started:.1f}s: "
@@ -91,12 +108,17 @@ def prepare(settings: Settings, database: str, secret_key: str) -> BenchDatabase
         url=url,
         dsn=asyncpg_dsn(url),
         summary=summary,
+        district_id=districts[0],
+        late_district_id=districts[1],
+        organization_ids=organization_ids,
         user_id=user_id,
         token=issue_token(signer, user_id),
     )
 
 
-async def _load(url: str, settings: Settings) -> tuple[DemoSummary, int]:
+async def _load(
+    url: str, settings: Settings
+) -> tuple[DemoSummary, int, tuple[int, int], tuple[int, ...]]:
     engine = make_engine(url, settings.model_copy(update={"statement_timeout_ms": 600_000}))
     try:
         sm = make_sessionmaker(engine)
@@ -114,7 +136,29 @@ async def _load(url: str, settings: Settings) -> tuple[DemoSummary, int]:
             for ddl in POSTGRAPHILE_FUNCTIONS:
                 await session.execute(text(ddl))
             user_id = await _coordinator(session, summary.city_id)
-        return summary, user_id
+            district_id = await session.scalar(
+                text("SELECT parent_id FROM areas WHERE id = :street"),
+                {"street": summary.street_id},
+            )
+            late = await session.scalar(
+                text(
+                    "SELECT area_id FROM (SELECT a.id AS area_id, max(o.id) AS last FROM areas a"
+                    " JOIN organizations o ON o.area_path ~>=~ a.path"
+                    " AND o.area_path ~<~ (left(a.path, -1) || '0')"
+                    " WHERE a.level = 'DISTRICT' GROUP BY a.id) d ORDER BY last DESC LIMIT 1"
+                )
+            )
+            ids = (
+                await session.scalars(
+                    text(_BY_ID), {"street": summary.street_id, "count": BY_ID_COUNT}
+                )
+            ).all()
+        if district_id is None or late is None or len(ids) < BY_ID_COUNT:
+            raise BenchError(
+                f"the featured street {summary.street_id} lacks a parent or has few organizations"
+            )
+        districts = (int(district_id), int(late))
+        return summary, user_id, districts, tuple(int(i) for i in ids)
     finally:
         await engine.dispose()
 

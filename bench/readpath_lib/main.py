@@ -136,7 +136,13 @@ def run(plan: Plan) -> None:
     ensure_postgraphile()
     secret_key = secrets.token_urlsafe(48)
     db = prepare(Settings(), plan.database, secret_key)
-    queries = build_queries(db.summary.street_id, db.summary.community_id)
+    queries = build_queries(
+        db.summary.street_id,
+        db.summary.community_id,
+        db.district_id,
+        db.late_district_id,
+        db.organization_ids,
+    )
     _header(plan, db, queries)
 
     def gw(key: str, label: str, *, compiled: bool, workers: int, cache: bool = False) -> Server:
@@ -306,7 +312,7 @@ def _sanity(
                         f"{server.label} and gridweave disagree on {q.name}:\n  "
                         + "\n  ".join(problems[:10])
                     )
-                note = "same communities/organizations as gridweave"
+                note = "agrees with gridweave's answer"
             elif q.name not in reference:
                 reference[q.name] = data
                 note = "reference: " + count_summary(q.name, data)

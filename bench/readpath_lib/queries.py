@@ -4,7 +4,7 @@ the first answers (before any load)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,13 +103,102 @@ query Network($area: ID!) {
 }
 """
 
+# A district's overview: its streets > their communities, a few scalars and the totals.
+GRIDWEAVE_OVERVIEW = """
+query Overview($district: ID!) {
+  node(id: $district) {
+    ... on Area {
+      id name households population
+      children(first: 50) {
+        totalCount
+        edges { node {
+          id name code households population
+          children(first: 50) {
+            totalCount
+            edges { node { id name code households population } }
+          }
+        } }
+      }
+    }
+  }
+}
+"""
+
+POSTGRAPHILE_OVERVIEW = """
+query Overview($district: BigInt!) {
+  areaById(id: $district) {
+    id name households population
+    areasByParentId(first: 50, orderBy: PRIMARY_KEY_ASC) {
+      totalCount
+      edges { node {
+        id name code households population
+        areasByParentId(first: 50, orderBy: PRIMARY_KEY_ASC) {
+          totalCount
+          edges { node { id name code households population } }
+        }
+      } }
+    }
+  }
+}
+"""
+
+# The organizations of one kind in an area's subtree (a top-level list with two filters).
+GRIDWEAVE_AREA_KIND = """
+query AreaKind($area: ID!, $kind: OrganizationKind!, $first: Int!) {
+  organizations(areaId: $area, kind: $kind, first: $first) {
+    totalCount
+    edges { node { id name kind creditCode area { id name } } }
+  }
+}
+"""
+
+POSTGRAPHILE_AREA_KIND = """
+query AreaKind($area: BigInt!, $k: String!, $first: Int!) {
+  organizationsInArea(area: $area, k: $k, first: $first) {
+    totalCount
+    edges { node { id name kind creditCode areaByAreaId { id name } } }
+  }
+}
+"""
+
+AREA_KIND = "SOCIAL_ORGANIZATION"
+AREA_KIND_FIRST = 50
+
+
+def by_id_query(count: int, *, postgraphile: bool) -> str:
+    """``count`` organizations by id, one alias each (o1 ... oN): gridweave through
+    ``node(id:)``, PostGraphile through ``organizationById``."""
+    org = "{ id name kind area { name } }"
+    if postgraphile:
+        params = ", ".join(f"$a{i}: BigInt!" for i in range(1, count + 1))
+        fields = "".join(
+            f"  o{i}: organizationById(id: $a{i}) {{ id name kind areaByAreaId {{ name }} }}\n"
+            for i in range(1, count + 1)
+        )
+    else:
+        params = ", ".join(f"$a{i}: ID!" for i in range(1, count + 1))
+        fields = "".join(
+            f"  o{i}: node(id: $a{i}) {{ ... on Organization {org} }}\n"
+            for i in range(1, count + 1)
+        )
+    return f"query ById({params}) {{\n{fields}}}\n"
+
+
 SEARCH_KIND = "SOCIAL_ORGANIZATION"
 SEARCH_TERM = "社"
 
 # What the PostGraphile schema must offer for the queries above (checked by introspection).
 POSTGRAPHILE_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Query": ("areaById", "searchOrganizations"),
-    "Area": ("id", "name", "households", "areasByParentId", "organizationsBelow"),
+    "Query": ("areaById", "searchOrganizations", "organizationsInArea", "organizationById"),
+    "Area": (
+        "id",
+        "name",
+        "code",
+        "households",
+        "population",
+        "areasByParentId",
+        "organizationsBelow",
+    ),
     "Organization": (
         "id",
         "name",
@@ -158,7 +247,15 @@ class Query:
     compare_postgraphile: Callable[[Json, Json], list[str]] | None
 
 
-def build_queries(street_id: int, community_id: int) -> list[Query]:
+def build_queries(
+    street_id: int,
+    community_id: int,
+    district_id: int,
+    late_district_id: int,
+    organization_ids: Sequence[int],
+) -> list[Query]:
+    by_id = len(organization_ids)
+    aliases = {f"a{i}": pk for i, pk in enumerate(organization_ids, 1)}
     return [
         Query(
             name="dashboard",
@@ -189,6 +286,50 @@ def build_queries(street_id: int, community_id: int) -> list[Query]:
             gridweave=body(GRIDWEAVE_NETWORK, "Network", {"area": gid("Area", community_id)}),
             postgraphile=None,
             compare_postgraphile=None,
+        ),
+        Query(
+            name="overview",
+            description=f"district {district_id}: streets > communities, scalars and totals",
+            gridweave=body(GRIDWEAVE_OVERVIEW, "Overview", {"district": gid("Area", district_id)}),
+            postgraphile=body(POSTGRAPHILE_OVERVIEW, "Overview", {"district": str(district_id)}),
+            compare_postgraphile=_compare_overview,
+        ),
+        Query(
+            name="area_kind",
+            description=(
+                f"organizations(areaId: district {late_district_id}, kind {AREA_KIND}, "
+                f"first {AREA_KIND_FIRST})"
+            ),
+            gridweave=body(
+                GRIDWEAVE_AREA_KIND,
+                "AreaKind",
+                {
+                    "area": gid("Area", late_district_id),
+                    "kind": AREA_KIND,
+                    "first": AREA_KIND_FIRST,
+                },
+            ),
+            postgraphile=body(
+                POSTGRAPHILE_AREA_KIND,
+                "AreaKind",
+                {"area": str(late_district_id), "k": AREA_KIND, "first": AREA_KIND_FIRST},
+            ),
+            compare_postgraphile=_compare_area_kind,
+        ),
+        Query(
+            name="by_id",
+            description=f"{by_id} organizations by id, one node(id:) alias each",
+            gridweave=body(
+                by_id_query(by_id, postgraphile=False),
+                "ById",
+                {k: gid("Organization", pk) for k, pk in aliases.items()},
+            ),
+            postgraphile=body(
+                by_id_query(by_id, postgraphile=True),
+                "ById",
+                {k: str(pk) for k, pk in aliases.items()},
+            ),
+            compare_postgraphile=_compare_by_id,
         ),
     ]
 
@@ -283,7 +424,11 @@ def _compare_dashboard(gw: Json, pg: Json) -> list[str]:
 
 
 def _compare_search(gw: Json, pg: Json) -> list[str]:
-    g, p = gw["organizations"], pg["searchOrganizations"]
+    return _compare_page(gw["organizations"], pg["searchOrganizations"])
+
+
+def _compare_page(g: Json, p: Json) -> list[str]:
+    """The same total and the same organizations (ids, in order; names, kinds and areas)."""
     problems: list[str] = []
     if g["totalCount"] != p["totalCount"]:
         problems.append(f"totalCount {g['totalCount']} vs {p['totalCount']}")
@@ -291,6 +436,58 @@ def _compare_search(gw: Json, pg: Json) -> list[str]:
     p_ids = [int(e["node"]["id"]) for e in p["edges"]]
     if g_ids != p_ids:
         problems.append(f"organization ids differ: {g_ids[:5]}... vs {p_ids[:5]}...")
+        return problems
+    for ge, pe in zip(g["edges"], p["edges"], strict=True):
+        go, po = ge["node"], pe["node"]
+        mine = (go["name"], go["kind"], go["creditCode"], pk_of(go["area"]["id"]))
+        theirs = (po["name"], po["kind"], po["creditCode"], int(po["areaByAreaId"]["id"]))
+        if mine != theirs:
+            problems.append(f"organization {po['id']}: {mine} vs {theirs}")
+    return problems
+
+
+def _compare_overview(gw: Json, pg: Json) -> list[str]:
+    problems: list[str] = []
+
+    def walk(path: str, g: Json, p: Json) -> None:
+        if pk_of(g["id"]) != int(p["id"]):
+            problems.append(f"{path}: area {g['id']} vs {p['id']}")
+            return
+        for f in ("name", "code", "households", "population"):
+            if f in g and g[f] != p[f]:
+                problems.append(f"{path}: {f} {g[f]!r} vs {p[f]!r}")
+        if "children" not in g:
+            return
+        gc, pc = g["children"], p["areasByParentId"]
+        if gc["totalCount"] != pc["totalCount"]:
+            problems.append(f"{path}: totalCount {gc['totalCount']} vs {pc['totalCount']}")
+        if len(gc["edges"]) != len(pc["edges"]):
+            problems.append(f"{path}: {len(gc['edges'])} vs {len(pc['edges'])} children")
+        for i, (ge, pe) in enumerate(zip(gc["edges"], pc["edges"], strict=False)):
+            walk(f"{path}[{i}]", ge["node"], pe["node"])
+
+    walk("district", gw["node"], pg["areaById"])
+    return problems
+
+
+def _compare_area_kind(gw: Json, pg: Json) -> list[str]:
+    return _compare_page(gw["organizations"], pg["organizationsInArea"])
+
+
+def _compare_by_id(gw: Json, pg: Json) -> list[str]:
+    problems: list[str] = []
+    if list(gw) != list(pg):
+        problems.append(f"aliases {list(gw)[:5]}... vs {list(pg)[:5]}...")
+    for alias, g in gw.items():
+        p = pg.get(alias)
+        if g is None or p is None:
+            if (g is None) != (p is None):
+                problems.append(f"{alias}: {g!r} vs {p!r}")
+            continue
+        mine = (pk_of(g["id"]), g["name"], g["kind"], g["area"]["name"])
+        theirs = (int(p["id"]), p["name"], p["kind"], p["areaByAreaId"]["name"])
+        if mine != theirs:
+            problems.append(f"{alias}: {mine} vs {theirs}")
     return problems
 
 
@@ -300,8 +497,15 @@ def count_summary(query: str, data: Json) -> str:
         edges = data["node"]["children"]["edges"]
         orgs = sum(len(e["node"]["organizations"]["edges"]) for e in edges)
         return f"{len(edges)} communities, {orgs} organizations"
-    if query == "search":
+    if query in ("search", "area_kind"):
         org = data["organizations"]
         return f"{len(org['edges'])} of {org['totalCount']} organizations"
+    if query == "overview":
+        streets = data["node"]["children"]["edges"]
+        communities = sum(len(e["node"]["children"]["edges"]) for e in streets)
+        return f"{len(streets)} streets, {communities} communities"
+    if query == "by_id":
+        found = sum(1 for v in data.values() if v is not None)
+        return f"{found} of {len(data)} organizations"
     net = data["network"]
     return f"{len(net['nodes'])} nodes, {len(net['edges'])} edges"

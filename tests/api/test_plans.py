@@ -211,13 +211,6 @@ async def test_organizations_by_area_and_kind_never_scan_every_organization(
         assert scans[0][1] & FITTING_INDEXES, (name, scans)  # the totalCount
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan problem in gridweave/compiled/roots.py: the generic plan pages "
-    "organizations(areaId:) by walking pk_organizations in id order and filtering every row "
-    "before the area's (44,622 rows for the city's last district); fencing the page like "
-    "Area.organizations (Rows(..., fenced=True) when areaId is given) fixes it",
-)
 async def test_organizations_by_area_and_kind_page_through_a_fitting_index(
     reads: CompiledReads, sessionmaker: Sessionmaker, conn: asyncpg.Connection
 ) -> None:

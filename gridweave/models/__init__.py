@@ -1,5 +1,6 @@
 """SQLAlchemy ORM models, one module per aggregate. Importing this package registers them all."""
 
+from gridweave.models.activities import ActivitySource, ServiceActivity
 from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
@@ -14,6 +15,7 @@ from gridweave.models.organizations import (
 from gridweave.models.users import Role, RoleGrant, User
 
 __all__ = [
+    "ActivitySource",
     "Area",
     "AreaLevel",
     "AreaNeighbor",
@@ -26,6 +28,7 @@ __all__ = [
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
+    "ServiceActivity",
     "ServiceCategory",
     "User",
 ]

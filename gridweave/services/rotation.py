@@ -8,7 +8,8 @@ A meeting's rotation is a list of :class:`Rotation` rows in the order they were 
 who rotates (in convener order) from ``effective_from`` on, and which of them convenes the period
 containing ``effective_from`` (``anchor``); in later periods the convener moves one place per
 period. The first row starts on the meeting's ``startsOn`` with anchor 0, so the first member
-convenes the period containing it (the whole period: its days before ``startsOn`` too). A membership change appends a row from the day of the change:
+convenes the period containing it (the whole period: its days before ``startsOn`` too).
+A membership change appends a row from the day of the change:
 
 * a new member joins the end of the order; the convener of the current period stays;
 * a removed member leaves the order (the rotation closes ranks): if it was convening, its

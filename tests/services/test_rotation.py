@@ -10,7 +10,7 @@ import pytest
 
 from gridweave.models.meetings import RotationPeriod as P
 from gridweave.services import rotation as r
-from gridweave.services.rotation import Rotation, Term
+from gridweave.services.rotation import Term
 
 A, B, C, D, E = 1, 2, 3, 4, 5
 

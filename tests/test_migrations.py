@@ -16,9 +16,16 @@ from tests import conftest
 
 EXPECTED_TABLES = {
     "alembic_version",
+    "agreements",
+    "agreement_commitments",
     "areas",
     "area_neighbors",
     "audit_log",
+    "convener_rotations",
+    "joint_meetings",
+    "joint_meeting_members",
+    "meeting_sessions",
+    "meeting_session_attendees",
     "organizations",
     "organization_links",
     "organization_service_areas",

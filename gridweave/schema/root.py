@@ -18,7 +18,16 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
-from gridweave.resolvers import areas, audit, network, nodes, organizations, users
+from gridweave.resolvers import (
+    agreements,
+    areas,
+    audit,
+    meetings,
+    network,
+    nodes,
+    organizations,
+    users,
+)
 from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.settings import Settings
 
@@ -32,8 +41,15 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    meetings.Queries,
 )
-MUTATIONS: tuple[type, ...] = (users.Mutations, areas.Mutations, organizations.Mutations)
+MUTATIONS: tuple[type, ...] = (
+    users.Mutations,
+    areas.Mutations,
+    organizations.Mutations,
+    meetings.Mutations,
+    agreements.Mutations,
+)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -69,9 +69,7 @@ EDGES = (
 
 
 def _gid_by_flag(flag: str, pk: str) -> str:
-    type_name = (
-        f"CASE {flag} WHEN 0 THEN 'Area' WHEN 1 THEN 'Organization' ELSE 'JointMeeting' END"
-    )
+    type_name = f"CASE {flag} WHEN 0 THEN 'Area' WHEN 1 THEN 'Organization' ELSE 'JointMeeting' END"
     return f"encode(convert_to({type_name} || ':' || {pk}, 'UTF8'), 'base64')"
 
 

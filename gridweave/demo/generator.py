@@ -21,8 +21,10 @@ from gridweave.demo.areas import (
     AreaPlan,
     plan_areas,
 )
+from gridweave.demo.meetings import load_demo_meetings
 from gridweave.demo.orgs import OrgPlan, plan_orgs
 from gridweave.models import Area, OrganizationKind, ServiceCategory
+from gridweave.services.calendar import today
 
 Scale = Literal["region", "city"]
 LOCK_KEY = 0x6772_6964_6465_6D6F  # 'griddemo': one loader at a time
@@ -30,6 +32,16 @@ CHUNK = 50_000
 AREA_COLUMNS = ("id", "name", "code", "level", "parent_id", "path", *COUNT_FIELDS)
 ORG_COLUMNS = ("id", "name", "kind", "credit_code", "area_id", "area_path", "parent_id")
 LINK_COLUMNS = ("id", "kind", "source_id", "target_id", "since")
+ANALYZED = (
+    "areas",
+    "organizations",
+    "organization_service_areas",
+    "organization_links",
+    "joint_meetings",
+    "joint_meeting_members",
+    "agreements",
+    "service_activities",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +83,10 @@ async def load_demo(
     root = await session.scalar(select(Area.id).where(Area.code == ROOT_CODE))
     if root is None:
         await _write(session, scale, seed)
+        street = await _id_by_code(session, FEATURED_STREET_CODE)
+        await load_demo_meetings(session, street_id=street, today=today(), seed=seed)
         # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
-        for table in ("areas", "organizations", "organization_service_areas", "organization_links"):
+        for table in ANALYZED:
             await session.execute(text(f"ANALYZE {table}"))
     return await summarize(session, created=root is None)
 

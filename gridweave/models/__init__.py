@@ -19,9 +19,10 @@ from gridweave.models.organizations import (
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
 )
-from gridweave.models.users import Role, RoleGrant, User
+from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
     "ActivitySource",
@@ -44,10 +45,12 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "OrganizationLink",
+    "OrganizationLinkProposal",
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
     "ServiceActivity",
     "ServiceCategory",
+    "SignInThrottle",
     "User",
 ]

@@ -19,7 +19,16 @@ from graphql import (
 from strawberry.tools import merge_types
 
 from gridweave.ops.instrument import MetricsExtension
-from gridweave.resolvers import areas, audit, network, nodes, organizations, users
+from gridweave.resolvers import (
+    agreements,
+    areas,
+    audit,
+    meetings,
+    network,
+    nodes,
+    organizations,
+    users,
+)
 from gridweave.schema.common import SCALAR_OVERRIDES
 from gridweave.schema.limits import (
     input_bounds,
@@ -40,8 +49,15 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    meetings.Queries,
 )
-MUTATIONS: tuple[type, ...] = (users.Mutations, areas.Mutations, organizations.Mutations)
+MUTATIONS: tuple[type, ...] = (
+    users.Mutations,
+    areas.Mutations,
+    organizations.Mutations,
+    meetings.Mutations,
+    agreements.Mutations,
+)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -11,6 +11,13 @@ from gridweave.models.organizations import (
     OrganizationLink,
     OrganizationServiceArea,
 )
+from gridweave.models.projects import (
+    Claim,
+    ClaimStatus,
+    ServiceProject,
+    ServiceProjectKind,
+    ServiceProjectStatus,
+)
 from gridweave.models.users import Role, RoleGrant, User
 
 __all__ = [
@@ -19,6 +26,8 @@ __all__ = [
     "AreaNeighbor",
     "AuditEntry",
     "Base",
+    "Claim",
+    "ClaimStatus",
     "LinkKind",
     "Organization",
     "OrganizationKind",
@@ -27,5 +36,8 @@ __all__ = [
     "Role",
     "RoleGrant",
     "ServiceCategory",
+    "ServiceProject",
+    "ServiceProjectKind",
+    "ServiceProjectStatus",
     "User",
 ]

@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener = ChangeListener(asyncpg_dsn(url))
         if cache is not None:
             listener.subscribe(cache.on_change)
-            listener.start()
+        listener.start()
         app.state.listener = listener
         try:
             yield

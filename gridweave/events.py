@@ -1,8 +1,11 @@
 """Change events between processes, through PostgreSQL LISTEN/NOTIFY.
 
-Each process keeps one listening connection. While it is down, every subscriber is told the world
-may have changed (``on_change(None)``), so that no cache outlives a missed notification; it
-reconnects with backoff."""
+Each process keeps one listening connection, whatever else it runs, and fans every event out to
+its in-process subscribers (caches, GraphQL subscriptions) without a query per subscriber: an
+event carries ``action``, ``entity`` and ``area`` (the materialized path of the area it belongs to),
+enough to filter by subtree. While the connection is down, every subscriber is told the world may
+have changed (``None``), so that no cache outlives a missed notification; it reconnects with
+backoff."""
 
 from __future__ import annotations
 
@@ -31,11 +34,24 @@ class ChangeListener:
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
 
-    def subscribe(self, fn: Subscriber) -> None:
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn`` with every event; the returned function unsubscribes."""
         self.subscribers.append(fn)
 
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self.subscribers.remove(fn)
+
+        return unsubscribe
+
+    def stream(self, *, max_pending: int = 100) -> EventStream:
+        """A bounded queue of events for one consumer (a subscription); see EventStream."""
+        stream = EventStream(max_pending)
+        stream.unsubscribe = self.subscribe(stream.offer)
+        return stream
+
     def _publish(self, event: dict[str, Any] | None) -> None:
-        for fn in self.subscribers:
+        for fn in list(self.subscribers):
             fn(event)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -82,3 +98,53 @@ class ChangeListener:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class EventStream:
+    """One consumer's events. A consumer that falls ``max_pending`` events behind is dropped
+    (``overflowed``, and iteration ends) rather than buffered without bound; a lost listener
+    connection arrives as ``None`` (events may have been missed)."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(max_pending)
+        self.overflowed = False
+        self.unsubscribe: Callable[[], None] = lambda: None
+        self._closed = asyncio.Event()
+
+    def offer(self, event: dict[str, Any] | None) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.unsubscribe()
+            self._closed.set()
+
+    def close(self) -> None:
+        self.unsubscribe()
+        self._closed.set()
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any] | None:
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        if self._closed.is_set():
+            raise StopAsyncIteration
+        getter = asyncio.ensure_future(self.queue.get())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        raise StopAsyncIteration
+
+
+def in_area(event: dict[str, Any] | None, area_path: str) -> bool:
+    """Whether an event belongs to the subtree whose root has ``area_path``."""
+    return bool(event) and str((event or {}).get("area") or "").startswith(area_path)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
-from gridweave.events import ChangeListener
+from gridweave.events import ChangeListener, in_area
 from gridweave.services.audit import notify_change
 
 
@@ -24,7 +24,7 @@ async def test_listeners_hear_committed_changes_only(
             await notify_change(s, action="rolledBack", entity_id="Area:1")
             await s.rollback()
         async with unit_of_work(sessionmaker) as s:
-            await notify_change(s, action="updateArea", entity_id="Area:2")
+            await notify_change(s, action="updateArea", entity_id="Area:2", area_path="1/2/")
         for _ in range(250):
             if heard:
                 break
@@ -32,5 +32,50 @@ async def test_listeners_hear_committed_changes_only(
     finally:
         await listener.stop()
 
-    assert heard[0] == {"action": "updateArea", "entity": "Area:2"}
+    assert heard[0] == {"action": "updateArea", "entity": "Area:2", "area": "1/2/"}
     assert all(e is None or e["action"] != "rolledBack" for e in heard)
+
+
+async def test_a_mutation_announces_its_area_path(
+    database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    from gridweave.services import areas as svc
+    from tests.factories import admin_actor, make_area
+
+    street = await make_area(sessionmaker)
+    admin = await admin_actor(sessionmaker)
+    listener = ChangeListener(asyncpg_dsn(database_url))
+    stream = listener.stream()
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        async with unit_of_work(sessionmaker) as s:
+            await svc.update_area(s, actor=admin, area_id=street.id, name="Renamed")
+        event = None
+        while event is None:
+            event = await asyncio.wait_for(stream.__anext__(), 5)
+    finally:
+        await listener.stop()
+    assert event["action"] == "updateArea"
+    assert event["area"] == street.path
+    assert in_area(event, street.path)
+    assert not in_area(event, street.path + "999/")
+
+
+async def test_a_slow_consumer_is_dropped_not_buffered() -> None:
+    listener = ChangeListener("postgresql://unused")
+    slow, fast = listener.stream(max_pending=3), listener.stream(max_pending=100)
+    for i in range(5):
+        listener._publish({"action": "x", "entity": f"Area:{i}", "area": "1/"})
+    assert slow.overflowed
+    assert not fast.overflowed
+    assert [e["entity"] async for e in _take(fast, 5) if e] == [f"Area:{i}" for i in range(5)]
+    assert [e async for e in slow] == [
+        {"action": "x", "entity": f"Area:{i}", "area": "1/"} for i in range(3)
+    ]
+    assert len(listener.subscribers) == 1
+
+
+async def _take(stream: Any, n: int) -> Any:
+    for _ in range(n):
+        yield await stream.__anext__()

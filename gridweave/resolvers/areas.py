@@ -67,7 +67,7 @@ async def areas(
         async with sm() as s:
             return await listing.count_areas(s, flt)
 
-    return AreaConnection.build(rows, limit, after_id, total=total)
+    return AreaConnection.build(rows, Area.from_row, limit=limit, after_id=after_id, total=total)
 
 
 async def create_area(info: GqlInfo, input: CreateAreaInput) -> AreaPayload:

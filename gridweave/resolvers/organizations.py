@@ -65,7 +65,9 @@ async def organizations(
         async with sm() as s:
             return await listing.count_organizations(s, flt)
 
-    return OrganizationConnection.build(rows, limit, after_id, total=total)
+    return OrganizationConnection.build(
+        rows, Organization.from_row, limit=limit, after_id=after_id, total=total
+    )
 
 
 async def service_categories(info: GqlInfo) -> list[ServiceCategory]:

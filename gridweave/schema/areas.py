@@ -6,28 +6,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gridweave.ids import decode_cursor, encode_cursor, encode_id
+from gridweave.ids import decode_cursor, encode_id
 from gridweave.models.areas import VULNERABLE_COLUMNS
 from gridweave.schema.common import (
     AreaLevel,
     GqlInfo,
     Node,
     OrganizationKind,
-    PageInfo,
     UserError,
     VulnerableGroup,
     described,
-    page_info,
     page_size,
-    trim,
 )
+from gridweave.schema.connection import Connection
 
 if TYPE_CHECKING:
-    from gridweave.schema.organizations import OrganizationConnection
-
-OrgConnection = Annotated[
-    "OrganizationConnection", strawberry.lazy("gridweave.schema.organizations")
-]
+    from gridweave.schema.organizations import Organization
 
 
 @strawberry.type
@@ -82,7 +76,9 @@ class Area(Node):
         after_id = decode_cursor(after)
         rows = await info.context.loaders.area_children.load((self.pk, after_id, limit + 1))
         count = info.context.loaders.area_child_count
-        return AreaConnection.build(rows, limit, after_id, total=lambda: count.load(self.pk))
+        return AreaConnection.build(
+            rows, Area.from_row, limit=limit, after_id=after_id, total=lambda: count.load(self.pk)
+        )
 
     @described("Adjacent areas of the same level.")
     async def neighbors(self, info: GqlInfo) -> list[Area]:
@@ -96,8 +92,8 @@ class Area(Node):
         kind: OrganizationKind | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> OrgConnection:
-        from gridweave.schema.organizations import OrganizationConnection
+    ) -> Connection[Annotated[Organization, strawberry.lazy("gridweave.schema.organizations")]]:
+        from gridweave.schema.organizations import Organization, OrganizationConnection
 
         limit = page_size(info, first)
         after_id = decode_cursor(after)
@@ -106,38 +102,14 @@ class Area(Node):
         rows = await loaders.area_organizations.load((self.path, kind_value, after_id, limit + 1))
         return OrganizationConnection.build(
             rows,
-            limit,
-            after_id,
+            Organization.from_row,
+            limit=limit,
+            after_id=after_id,
             total=lambda: loaders.area_organization_count.load((self.path, kind_value)),
         )
 
 
-@strawberry.type
-class AreaEdge:
-    cursor: str
-    node: Area
-
-
-@strawberry.type
-class AreaConnection:
-    page_info: PageInfo
-    edges: list[AreaEdge]
-    total: strawberry.Private[Any]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return int(await self.total())
-
-    @classmethod
-    def build(cls, rows: Any, limit: int, after_id: int, *, total: Any) -> AreaConnection:
-        page, has_next = trim(rows, limit)
-        edges = [AreaEdge(cursor=encode_cursor(r.id), node=Area.from_row(r)) for r in page]
-        pks = [r.id for r in page]
-        return cls(
-            page_info=page_info(pks, has_next=has_next, has_previous=after_id > 0),
-            edges=edges,
-            total=total,
-        )
+AreaConnection = Connection[Area]
 
 
 @strawberry.input

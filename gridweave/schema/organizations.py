@@ -7,19 +7,17 @@ from typing import Any
 
 import strawberry
 
-from gridweave.ids import encode_cursor, encode_id
+from gridweave.ids import encode_id
 from gridweave.schema.areas import Area
 from gridweave.schema.common import (
     GqlInfo,
     LinkKind,
     Node,
     OrganizationKind,
-    PageInfo,
     UserError,
     described,
-    page_info,
-    trim,
 )
+from gridweave.schema.connection import Connection
 
 
 @strawberry.type
@@ -135,34 +133,7 @@ class Organization(Node):
         return [OrganizationLink.from_row(r) for r in rows]
 
 
-@strawberry.type
-class OrganizationEdge:
-    cursor: str
-    node: Organization
-
-
-@strawberry.type
-class OrganizationConnection:
-    page_info: PageInfo
-    edges: list[OrganizationEdge]
-    total: strawberry.Private[Any]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return int(await self.total())
-
-    @classmethod
-    def build(cls, rows: Any, limit: int, after_id: int, *, total: Any) -> OrganizationConnection:
-        page, has_next = trim(rows, limit)
-        edges = [
-            OrganizationEdge(cursor=encode_cursor(r.id), node=Organization.from_row(r))
-            for r in page
-        ]
-        return cls(
-            page_info=page_info([r.id for r in page], has_next=has_next, has_previous=after_id > 0),
-            edges=edges,
-            total=total,
-        )
+OrganizationConnection = Connection[Organization]
 
 
 @strawberry.input

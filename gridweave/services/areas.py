@@ -110,19 +110,13 @@ async def create_area(
     for column in VULNERABLE_COLUMNS.values():
         setattr(area, column, values.get(column, 0))
     session.add(area)
-    await session.flush()
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="createArea",
-        entity_id=f"Area:{new_id}",
-        summary={
-            "name": name,
-            "level": level.value,
-            "parent_id": parent_id,
-            "code": code,
-            **values,
-        },
+        actor,
+        "createArea",
+        f"Area:{new_id}",
+        {"name": name, "level": level.value, "parent_id": parent_id, "code": code, **values},
+        area_path=area.path,
     )
     return area
 
@@ -149,9 +143,8 @@ async def update_area(
     changes.update(_check_counts(counts))
     for key, value in changes.items():
         setattr(area, key, value)
-    await session.flush()
-    await audit.append(
-        session, actor=actor, action="updateArea", entity_id=f"Area:{area.id}", summary=changes
+    await audit.record(
+        session, actor, "updateArea", f"Area:{area.id}", changes, area_path=area.path
     )
     return area
 
@@ -189,13 +182,13 @@ async def delete_area(session: AsyncSession, *, actor: Actor | None, area_id: in
         )
     )
     await session.delete(area)
-    await session.flush()
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="deleteArea",
-        entity_id=f"Area:{area_id}",
-        summary={"name": area.name, "level": area.level},
+        actor,
+        "deleteArea",
+        f"Area:{area_id}",
+        {"name": area.name, "level": area.level},
+        area_path=area.path,
     )
     return area_id
 
@@ -241,12 +234,12 @@ async def set_neighbors(
         pairs = [{"area_id": area_id, "neighbor_id": n} for n in wanted]
         pairs += [{"area_id": n, "neighbor_id": area_id} for n in wanted]
         await session.execute(insert(AreaNeighbor), pairs)
-    await session.flush()
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="setNeighbors",
-        entity_id=f"Area:{area_id}",
-        summary={"neighbor_ids": wanted},
+        actor,
+        "setNeighbors",
+        f"Area:{area_id}",
+        {"neighbor_ids": wanted},
+        area_path=area.path,
     )
     return area

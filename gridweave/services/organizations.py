@@ -174,12 +174,12 @@ async def create_organization(
     session.add(org)
     await session.flush()
     await _replace_service_areas(session, org.id, pairs)
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="createOrganization",
-        entity_id=f"Organization:{org.id}",
-        summary={
+        actor,
+        "createOrganization",
+        f"Organization:{org.id}",
+        {
             "name": name,
             "kind": kind.value,
             "area_id": area.id,
@@ -187,6 +187,7 @@ async def create_organization(
             "credit_code": code,
             "service_areas": pairs,
         },
+        area_path=org.area_path,
     )
     return org
 
@@ -222,13 +223,13 @@ async def update_organization(
         pairs = await _resolve_service_areas(session, actor, org.area_path, service_areas)
         await _replace_service_areas(session, org.id, pairs)
         changes["service_areas"] = pairs
-    await session.flush()
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="updateOrganization",
-        entity_id=f"Organization:{org.id}",
-        summary=changes,
+        actor,
+        "updateOrganization",
+        f"Organization:{org.id}",
+        changes,
+        area_path=org.area_path,
     )
     return org
 

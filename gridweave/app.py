@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -29,9 +30,10 @@ from gridweave.events import ChangeListener
 from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
-from gridweave.security import bearer_token, user_id_from_token
+from gridweave.security import bearer_token, token_expires_at, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
+from gridweave.subscriptions import ProjectEvents
 from gridweave.websocket import SubscriptionsOnlyHandler
 
 
@@ -44,6 +46,8 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.app_state = app_state
         self.settings = settings
@@ -74,6 +78,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            project_events=getattr(self.app_state, "project_events", None),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -82,8 +87,9 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         raw = params.get("Authorization") or params.get("authorization")
         token = bearer_token(raw) if isinstance(raw, str) else None
         context.actor = await self._actor(token)
-        if context.actor is None:
+        if context.actor is None or token is None:
             raise ConnectionRejectionError({"reason": "A valid bearer token is required."})
+        context.token_expires_at = token_expires_at(self.settings, token)
         return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
@@ -108,11 +114,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener = ChangeListener(asyncpg_dsn(url))
         if cache is not None:
             listener.subscribe(cache.on_change)
+        project_events = ProjectEvents(
+            app.state.sessionmaker, max_pending=settings.ws_max_pending_events
+        )
+        project_events.attach(listener)
+        app.state.project_events = project_events
         listener.start()
         app.state.listener = listener
         try:
             yield
         finally:
+            await project_events.stop()
             await listener.stop()
             await engine.dispose()
 

@@ -19,11 +19,13 @@ EXPECTED_TABLES = {
     "areas",
     "area_neighbors",
     "audit_log",
+    "claims",
     "organizations",
     "organization_links",
     "organization_service_areas",
     "role_grants",
     "service_categories",
+    "service_projects",
     "users",
 }
 

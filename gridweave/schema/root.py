@@ -18,7 +18,7 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
-from gridweave.resolvers import areas, audit, network, nodes, organizations, users
+from gridweave.resolvers import areas, audit, network, nodes, organizations, projects, users
 from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.settings import Settings
 
@@ -32,11 +32,19 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    projects.Queries,
 )
-MUTATIONS: tuple[type, ...] = (users.Mutations, areas.Mutations, organizations.Mutations)
+MUTATIONS: tuple[type, ...] = (
+    users.Mutations,
+    areas.Mutations,
+    organizations.Mutations,
+    projects.Mutations,
+)
+SUBSCRIPTIONS: tuple[type, ...] = (projects.Subscriptions,)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
+Subscription = merge_types("Subscription", SUBSCRIPTIONS)
 
 
 class GridweaveSchema(strawberry.Schema):
@@ -51,6 +59,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
     return GridweaveSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=schema_extensions(settings),
         config=strawberry_config(settings),
     )

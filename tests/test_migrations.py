@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "organization_links",
     "organization_service_areas",
     "role_grants",
+    "service_activities",
     "service_categories",
     "service_projects",
     "users",

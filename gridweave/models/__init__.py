@@ -1,9 +1,19 @@
 """SQLAlchemy ORM models, one module per aggregate. Importing this package registers them all."""
 
+from gridweave.models.activities import ActivitySource, ServiceActivity
+from gridweave.models.agreements import Agreement, AgreementStatus, Commitment, CommitmentUnit
 from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
 from gridweave.models.categories import ServiceCategory
+from gridweave.models.meetings import (
+    ConvenerRotation,
+    JointMeeting,
+    JointMeetingMember,
+    MeetingSession,
+    MeetingSessionAttendee,
+    RotationPeriod,
+)
 from gridweave.models.organizations import (
     LinkKind,
     Organization,
@@ -21,6 +31,17 @@ from gridweave.models.projects import (
 from gridweave.models.users import Role, RoleGrant, User
 
 __all__ = [
+    "ActivitySource",
+    "Agreement",
+    "AgreementStatus",
+    "Commitment",
+    "CommitmentUnit",
+    "ConvenerRotation",
+    "JointMeeting",
+    "JointMeetingMember",
+    "MeetingSession",
+    "MeetingSessionAttendee",
+    "RotationPeriod",
     "Area",
     "AreaLevel",
     "AreaNeighbor",
@@ -35,6 +56,7 @@ __all__ = [
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
+    "ServiceActivity",
     "ServiceCategory",
     "ServiceProject",
     "ServiceProjectKind",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -44,8 +44,9 @@ from gridweave.models import (
     ServiceProjectKind,
     ServiceProjectStatus,
 )
+from gridweave.models.activities import ActivitySource
 from gridweave.models.projects import MAX_SLOTS, REGION_TIMEZONE, status_sql
-from gridweave.services import audit
+from gridweave.services import activities, audit
 from gridweave.services.access import (
     Actor,
     AreaScope,
@@ -516,18 +517,6 @@ async def withdraw(session: AsyncSession, *, actor: Actor | None, claim_id: int)
     return claim_id
 
 
-def _hours(value: Decimal) -> Decimal:
-    field = [INPUT, "hours"]
-    try:
-        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-            raise ValidationFailed("Hours are counted to the hundredth at most.", field=field)
-    except InvalidOperation as e:
-        raise ValidationFailed("Hours are counted to the hundredth at most.", field=field) from e
-    if not Decimal(0) <= value <= MAX_HOURS:
-        raise ValidationFailed(f"Hours must be between 0 and {MAX_HOURS:,}.", field=field)
-    return value
-
-
 async def report_completion(
     session: AsyncSession,
     *,
@@ -544,7 +533,9 @@ async def report_completion(
     summary = _clean_text(
         summary, field=[INPUT, "summary"], max_length=MAX_TEXT, label="The summary"
     )
-    hours = _hours(hours)
+    hours = activities.exact_decimal(
+        hours, field=[INPUT, "hours"], label="Hours", places=2, maximum=MAX_HOURS
+    )
     if not 0 <= beneficiaries <= MAX_BENEFICIARIES:
         raise ValidationFailed(
             f"Beneficiaries must be between 0 and {MAX_BENEFICIARIES:,}.",
@@ -572,7 +563,7 @@ async def report_completion(
     found.completed_on = completed_on
     found.reported_at = now
     await _flush(session)
-    await _record_activity(
+    await activities.record_activity(
         session,
         actor=actor,
         organization_id=found.claimant_id,
@@ -581,7 +572,8 @@ async def report_completion(
         on=completed_on,
         hours=hours,
         beneficiaries=beneficiaries,
-        claim_id=claim_id,
+        source=ActivitySource.CLAIM,
+        source_id=claim_id,
     )
     await audit.record(
         session,
@@ -597,13 +589,6 @@ async def report_completion(
         area_path=project.area_path,
     )
     return claim_id
-
-
-async def _record_activity(session: AsyncSession, **kwargs: Any) -> None:
-    """The completion report's service activity (services/activities.py of the meetings work)."""
-    from gridweave.services import activities  # type: ignore[attr-defined]
-
-    await activities.record_activity(session, **kwargs)
 
 
 async def verify(session: AsyncSession, *, actor: Actor | None, claim_id: int, rating: int) -> int:

@@ -64,12 +64,14 @@ async def test_fifty_claims_at_once_exactly_the_places_win(
     assert {(e["code"], tuple(e["field"])) for p in lost for e in p["userErrors"]} == {
         ("NO_SLOTS_LEFT", ("input", "projectId"))
     }
-    assert len(lost) == 50 - places and all(len(p["userErrors"]) == 1 for p in lost)
+    assert len(lost) == 50 - places
+    assert all(len(p["userErrors"]) == 1 for p in lost)
     assert sorted(p["project"]["claimedSlots"] for p in won) == list(range(1, places + 1))
     assert max(won, key=lambda p: p["project"]["claimedSlots"])["project"]["status"] == "CLAIMED"
     async with sessionmaker() as s:
         row = await s.get(ServiceProject, project.id)
-        assert row is not None and row.claimed_slots == places
+        assert row is not None
+        assert row.claimed_slots == places
         live = await s.scalar(
             select(func.count()).where(Claim.project_id == project.id, Claim.status == "ACTIVE")
         )

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,9 +61,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def server(database_url: str, settings: Settings, **env: str) -> Iterator[str]:
-    """``gridweave serve`` in a process of its own; yields its base URL."""
+def start(database_url: str, settings: Settings, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``gridweave serve`` in a process of its own, and its base URL."""
     port = free_port()
     environment = {
         **os.environ,
@@ -78,32 +77,39 @@ def server(database_url: str, settings: Settings, **env: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def servers(database_url: str, settings: Settings) -> Iterator[tuple[str, str]]:
-    """Two processes: the first with small WebSocket limits, the second with the defaults."""
-    with server(database_url, settings, **LIMITS) as one, server(database_url, settings) as two:
-        yield one, two
+    """Two processes, started side by side: the first with small WebSocket limits, the second
+    with the defaults."""
+    started = [start(database_url, settings, **LIMITS), start(database_url, settings)]
+    try:
+        for proc, url in started:
+            wait_ready(proc, url)
+        yield started[0][1], started[1][1]
+    finally:
+        for proc, _ in started:
+            proc.terminate()
+        for proc, _ in started:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @asynccontextmanager
@@ -123,8 +129,8 @@ async def send(conn: ClientConnection, message: dict[str, Any]) -> None:
     await conn.send(orjson.dumps(message).decode())
 
 
-async def receive(conn: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(conn.recv(), timeout))
+async def receive(conn: ClientConnection, seconds: float = 10) -> dict[str, Any]:
+    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(conn.recv(), seconds))
     return message
 
 
@@ -139,10 +145,10 @@ async def subscribe(conn: ClientConnection, op: str, area: Any) -> None:
     )
 
 
-async def closed_with(conn: ClientConnection, timeout: float = 5) -> int | None:
+async def closed_with(conn: ClientConnection, seconds: float = 5) -> int | None:
     with suppress(ConnectionClosed):
         while True:
-            await asyncio.wait_for(conn.recv(), timeout)
+            await asyncio.wait_for(conn.recv(), seconds)
     return conn.close_code
 
 
@@ -185,7 +191,7 @@ async def test_a_claim_on_one_process_reaches_a_subscriber_on_the_other(
 
         # then the subscriber on this one receives it, with the project as it now stands
         message = await receive(mine)
-        assert message["type"] == "next" and message["id"] == "1", message
+        assert (message["type"], message["id"]) == ("next", "1"), message
         event = message["payload"]["data"]["serviceProjectEvents"]
         assert event["kind"] == "CLAIMED"
         assert event["claim"] == {"id": claim_id, "status": "ACTIVE"}
@@ -207,7 +213,7 @@ async def test_a_claim_on_one_process_reaches_a_subscriber_on_the_other(
         first = (await receive(theirs))["payload"]["data"]["serviceProjectEvents"]
         assert first["project"]["id"] == gid("ServiceProject", far_project.id)
         with pytest.raises(TimeoutError):
-            await receive(mine, timeout=1.0)  # nor does the watcher hear the far claim
+            await receive(mine, seconds=1.0)  # nor does the watcher hear the far claim
 
     # a coordinator asking for an area wholly outside their reach is refused outright
     async with ws(two, neighbour) as conn:
@@ -253,7 +259,7 @@ async def test_websocket_limits(
     async with ws(one, short) as conn:
         await subscribe(conn, "1", area)
         started = time.monotonic()
-        assert await closed_with(conn, timeout=6) == 4401
+        assert await closed_with(conn, seconds=6) == 4401
         assert time.monotonic() - started < 5
 
 
@@ -284,7 +290,8 @@ async def test_a_slow_consumer_is_dropped_and_the_others_keep_their_events(
     assert [e["claim"].id async for e in take(fast, 3)] == claims[:3]
     await hub._dispatch(batch[3:])  # the slow one never read: it is dropped
 
-    assert slow.overflowed and not fast.overflowed
+    assert slow.overflowed
+    assert not fast.overflowed
     assert [e["claim"].id async for e in take(fast, 2)] == claims[3:]
     assert len([e async for e in slow]) == 3  # what it had, then the end
     assert elsewhere.queue.empty()

@@ -93,7 +93,8 @@ async def test_a_project_goes_from_posted_to_verified_over_graphql(w: Any) -> No
         projectId=project["id"],
         claimantId=gid("Organization", w.team.id),
     )
-    assert claimed["userErrors"] == [] and claimed["project"]["status"] == "CLAIMED"
+    assert claimed["userErrors"] == []
+    assert claimed["project"]["status"] == "CLAIMED"
     claim_id = claimed["claim"]["id"]
 
     reported = await call(
@@ -123,7 +124,8 @@ async def test_a_project_goes_from_posted_to_verified_over_graphql(w: Any) -> No
         claimId=claim_id,
         rating=5,
     )
-    assert verified["claim"]["rating"] == 5 and verified["claim"]["status"] == "VERIFIED"
+    assert verified["claim"]["rating"] == 5
+    assert verified["claim"]["status"] == "VERIFIED"
     assert verified["project"]["status"] == "VERIFIED"
 
     # node() answers both, for whoever may read the community's projects
@@ -182,7 +184,8 @@ async def test_the_board_pages_newest_first_and_filters(w: Any, sessionmaker: Se
 
     by_status = (await w.coordinator.data(BOARD, area=area, status="EXPIRED"))["serviceProjects"]
     assert [e["node"]["id"] for e in by_status["edges"]] == [gid("ServiceProject", expired.id)]
-    assert by_status["edges"][0]["node"]["status"] == "EXPIRED" and by_status["totalCount"] == 1
+    assert by_status["edges"][0]["node"]["status"] == "EXPIRED"
+    assert by_status["totalCount"] == 1
     by_category = (await w.coordinator.data(BOARD, cat="health"))["serviceProjects"]
     assert [e["node"]["id"] for e in by_category["edges"]] == [gid("ServiceProject", health.id)]
 

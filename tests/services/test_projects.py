@@ -105,7 +105,8 @@ async def test_status_follows_the_claims_from_open_to_verified(
     )
     async with sessionmaker() as s:
         project = await s.get(ServiceProject, project_id)
-    assert project is not None and project.title == "陪老人看病"
+    assert project is not None
+    assert project.title == "陪老人看病"
     assert await status_of(sessionmaker, project_id) == S.OPEN
 
     first = await claim(sessionmaker, w["member_a"], project, w["a"])
@@ -164,13 +165,15 @@ async def test_a_report_writes_its_service_activity_in_the_same_transaction(
         ),
         unchanged=WRITES,
     )
-    assert refused.code is ErrorCode.VALIDATION and refused.field == ["input", "completedOn"]
+    assert refused.code is ErrorCode.VALIDATION
+    assert refused.field == ["input", "completedOn"]
 
     await report(sessionmaker, w["member_a"], claim_id, hours=Decimal("3.25"), beneficiaries=40)
     async with sessionmaker() as s:
         activity = (await s.scalars(select(ServiceActivity))).one()
         assert (activity.organization_id, activity.area_id) == (w["a"].id, w["community"].id)
-        assert activity.hours == Decimal("3.25") and activity.beneficiaries == 40
+        assert activity.hours == Decimal("3.25")
+        assert activity.beneficiaries == 40
         assert (activity.source, activity.source_id) == ("CLAIM", claim_id)
         assert activity.occurred_on == svc.region_today()
         assert (await s.get(Claim, claim_id)).status == "COMPLETED"  # type: ignore[union-attr]

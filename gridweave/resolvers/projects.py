@@ -157,9 +157,14 @@ async def _claim_mutation(
 
     async def work(session: AsyncSession) -> ClaimPayload:
         role_check(info.context.actor)
-        return await _claim_payload(session, await call(session))
+        return ClaimPayload(claim_pk=await call(session))
 
-    return await mutate(info, ClaimPayload, work)
+    payload = await mutate(info, ClaimPayload, work)
+    if payload.claim_pk is None:
+        return payload
+    # read once the transaction has committed: its locks are not held for the answer
+    async with info.context.sessionmaker() as session:
+        return await _claim_payload(session, payload.claim_pk)
 
 
 def _claim_id(value: strawberry.ID) -> int:

@@ -213,3 +213,4 @@ class ClaimPayload:
     claim: Claim | None = None
     project: ServiceProject | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    claim_pk: strawberry.Private[int | None] = None

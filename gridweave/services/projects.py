@@ -24,6 +24,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -243,17 +244,22 @@ async def claims_of_projects(
 # ---- writes ------------------------------------------------------------------------------------
 
 
+def _refuse_constraint(e: IntegrityError) -> NoReturn:
+    """A constraint caught a lost race: answer as the check would have."""
+    name = getattr(getattr(e.orig, "__cause__", None), "constraint_name", None)
+    refusal = _CONSTRAINT_REFUSALS.get(str(name))
+    if refusal is None:
+        raise e
+    code, message, field = refusal
+    raise DomainError(message, code=code, field=[INPUT, field]) from e
+
+
 async def _flush(session: AsyncSession) -> None:
     """Flush, answering a constraint that caught a lost race as the check would have."""
     try:
         await session.flush()
     except IntegrityError as e:
-        name = getattr(getattr(e.orig, "__cause__", None), "constraint_name", None)
-        refusal = _CONSTRAINT_REFUSALS.get(str(name))
-        if refusal is None:
-            raise
-        code, message, field = refusal
-        raise DomainError(message, code=code, field=[INPUT, field]) from e
+        _refuse_constraint(e)
 
 
 def _refuse_state(status: str, *, doing: str, field: str) -> NoReturn:
@@ -409,8 +415,12 @@ async def claim(
     slots: int | None = None,
 ) -> int:
     """``claimant`` takes ``slots`` places (default 1) on the project; returns the claim's id.
-    Everything that needs no lock is checked first, so that the project row stays locked for
-    the insert and the ledger entry only."""
+
+    Everything is checked on a plain read first; then one INSERT takes the places: the counting
+    trigger locks the project row, and the check ``claimed_slots <= slots`` refuses a place that
+    a concurrent claim took in between (answered NO_SLOTS_LEFT, like the check before it). So the
+    project row stays locked only for that insert, the ledger entry and the commit: claims on one
+    project queue for three round trips, not for the whole request."""
     actor = require_claimer(actor)
     places = 1 if slots is None else slots
     if not 1 <= places <= MAX_SLOTS:
@@ -429,9 +439,7 @@ async def claim(
     )
     row = (
         await session.execute(
-            select(*PROJECT_COLUMNS, held.label("held"))
-            .where(ServiceProject.id == project_id)
-            .with_for_update(of=ServiceProject)
+            select(*PROJECT_COLUMNS, held.label("held")).where(ServiceProject.id == project_id)
         )
     ).first()
     if row is None or not scope.covers(row.area_path):
@@ -454,18 +462,24 @@ async def claim(
             code=ErrorCode.NO_SLOTS_LEFT,
             field=[INPUT, "slots" if left else "projectId"],
         )
-    new = Claim(project_id=project_id, claimant_id=claimant_id, slots=places)
-    session.add(new)
-    await _flush(session)
+    try:
+        claim_id = await session.scalar(
+            insert(Claim)
+            .values(project_id=project_id, claimant_id=claimant_id, slots=places)
+            .returning(Claim.id)
+        )
+    except IntegrityError as e:
+        _refuse_constraint(e)
+    assert claim_id is not None
     await audit.record(
         session,
         actor,
         "claimServiceProject",
-        f"Claim:{new.id}",
+        f"Claim:{claim_id}",
         {"project_id": project_id, "claimant_id": claimant_id, "slots": places},
         area_path=row.area_path,
     )
-    return new.id
+    return int(claim_id)
 
 
 async def _claim_for_change(

@@ -63,9 +63,8 @@ async def load_demo_projects(session: AsyncSession, demo: DemoSummary, *, seed: 
                 {"p": f"{path}%"},
             )
         )
-    categories = dict(
-        (await session.execute(text("SELECT code, id FROM service_categories"))).all()
-    )
+    rows = await session.execute(text("SELECT code, id FROM service_categories"))
+    categories: dict[str, int] = {code: pk for code, pk in rows}
     today = await session.scalar(text("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date"))
     assert isinstance(today, date)
     made = 0

@@ -64,7 +64,7 @@ async def load_demo_projects(session: AsyncSession, demo: DemoSummary, *, seed: 
             )
         )
     rows = await session.execute(text("SELECT code, id FROM service_categories"))
-    categories: dict[str, int] = {code: pk for code, pk in rows}
+    categories: dict[str, int] = {str(r[0]): int(r[1]) for r in rows}
     today = await session.scalar(text("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date"))
     assert isinstance(today, date)
     made = 0

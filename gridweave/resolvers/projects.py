@@ -103,12 +103,6 @@ async def _project_payload(session: AsyncSession, project_id: int) -> ServicePro
     return ServiceProjectPayload(project=ServiceProject.from_row(row))
 
 
-async def _claim_payload(session: AsyncSession, claim_id: int) -> ClaimPayload:
-    claim = (await svc.claim_rows(session, [claim_id]))[claim_id]
-    project = (await svc.project_rows(session, [claim.project_id]))[claim.project_id]
-    return ClaimPayload(claim=Claim.from_row(claim), project=ServiceProject.from_row(project))
-
-
 async def post_service_project(
     info: GqlInfo, input: PostServiceProjectInput
 ) -> ServiceProjectPayload:
@@ -159,12 +153,7 @@ async def _claim_mutation(
         role_check(info.context.actor)
         return ClaimPayload(claim_pk=await call(session))
 
-    payload = await mutate(info, ClaimPayload, work)
-    if payload.claim_pk is None:
-        return payload
-    # read once the transaction has committed: its locks are not held for the answer
-    async with info.context.sessionmaker() as session:
-        return await _claim_payload(session, payload.claim_pk)
+    return await mutate(info, ClaimPayload, work)
 
 
 def _claim_id(value: strawberry.ID) -> int:

@@ -210,7 +210,24 @@ class ServiceProjectPayload:
 
 @strawberry.type
 class ClaimPayload:
-    claim: Claim | None = None
-    project: ServiceProject | None = None
+    """The claim and its project as they stand once the mutation committed: each is read only
+    when asked for (through the request's DataLoaders), outside the mutation's transaction."""
+
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     claim_pk: strawberry.Private[int | None] = None
+
+    @strawberry.field
+    async def claim(self, info: GqlInfo) -> Claim | None:
+        if self.claim_pk is None:
+            return None
+        row = await info.context.loaders.claim.load(self.claim_pk)
+        return Claim.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def project(self, info: GqlInfo) -> ServiceProject | None:
+        if self.claim_pk is None:
+            return None
+        claim = await info.context.loaders.claim.load(self.claim_pk)
+        if claim is None:
+            return None
+        return ServiceProject.from_row(await info.context.loaders.project.load(claim.project_id))

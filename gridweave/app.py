@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
@@ -51,6 +51,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL, whose WebSocket sends the Headers tab (the bearer token) as the
+        ``connection_init`` payload, so that subscriptions work from the IDE too."""
+        return HTMLResponse(graphiql_with_ws_headers(self.graphql_ide_html))
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -91,6 +96,18 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"reason": "A valid bearer token is required."})
         context.token_expires_at = token_expires_at(self.settings, token)
         return UnsetType()  # the singleton UNSET: acknowledge without a payload
+
+
+#: GraphiQL keeps its Headers tab in localStorage; read it when the WebSocket connects.
+_WS_PARAMS = (
+    "subscriptionUrl,\n        wsConnectionParams: () => {"
+    " try { return JSON.parse(localStorage.getItem('graphiql:headers') || '{}'); }"
+    " catch (e) { return {}; } },\n"
+)
+
+
+def graphiql_with_ws_headers(html: str) -> str:
+    return html.replace("subscriptionUrl,\n", _WS_PARAMS, 1)
 
 
 async def health(request: Request) -> Response:

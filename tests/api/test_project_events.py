@@ -301,3 +301,12 @@ async def test_a_slow_consumer_is_dropped_and_the_others_keep_their_events(
 async def take(stream: Any, n: int) -> AsyncIterator[Any]:
     for _ in range(n):
         yield await asyncio.wait_for(stream.__anext__(), 5)
+
+
+async def test_graphiql_sends_its_headers_when_its_websocket_connects(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "wsConnectionParams: () =>" in page.text
+    assert "localStorage.getItem('graphiql:headers')" in page.text

@@ -27,7 +27,8 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.gate import Gate
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, token_expires_at, user_id_from_token
@@ -51,6 +52,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+        self.sign_in_gate = Gate(
+            concurrency=settings.login_concurrency,
+            queue=settings.login_queue,
+            wait_seconds=settings.login_queue_wait_seconds,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL, whose WebSocket sends the Headers tab (the bearer token) as the
@@ -84,6 +90,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             project_events=getattr(self.app_state, "project_events", None),
+            sign_in_gate=self.sign_in_gate,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -150,6 +157,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(RequireJson, path="/graphql"),
         ],

@@ -22,11 +22,13 @@ EXPECTED_TABLES = {
     "claims",
     "organizations",
     "organization_links",
+    "organization_link_proposals",
     "organization_service_areas",
     "role_grants",
     "service_activities",
     "service_categories",
     "service_projects",
+    "sign_in_throttles",
     "users",
 }
 

@@ -33,6 +33,22 @@ DECLARED: dict[str, ObjectType] = {
     t.name: t for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES)
 }
 ROOT_FIELDS = frozenset({*roots.ROOTS, "node"})
+# Built whole by the walker (connections), by a root's own SQL (network) or by the field that
+# holds them (Area.vulnerableGroups).
+GENERIC_TYPES = frozenset(
+    {"PageInfo", "Network", "NetworkNode", "NetworkEdge", "VulnerableGroupCount"}
+)
+# Reachable from a compiled root but answered by the resolvers, each with its reason: a document
+# asking for one of these goes to strawberry whole (logged once and counted, see endpoint.py).
+# "Type" alone covers all of a type's fields.
+NOT_COMPILED: dict[str, str] = {
+    "Query.me": "the viewer's own account: one row, read once per session",
+    "Query.auditLog": "newest-first ledger pages for auditors; not a dashboard read",
+    "Query.auditChainValid": "recomputes every hash: CPU work, not a query",
+    "AuditEntry.actor": "who may see a user needs both users' grants (services.users.may_see)",
+    "User": "per-viewer visibility that needs both users' grants (services.users.may_see)",
+    "RoleGrant": "reached only through User",
+}
 _PLACEHOLDER = re.compile(r"\$(\d+)::")
 
 

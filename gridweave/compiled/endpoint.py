@@ -35,13 +35,14 @@ from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.compiler import Compiled, CompiledQuery, compile_query
 from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
+from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
 # Errors that mean "this pooled connection is gone" (a restarted server, a failover, a
 # terminated backend): the read is retried once on a fresh connection.
-LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
+LOST_CONNECTION = (*DB_LOST_CONNECTION, OSError)
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """Load the demo region into the database: plan it in memory, take ids from the sequences, and
 bulk-copy every table through the session's own asyncpg connection (inside the caller's
-transaction; nothing is committed here, and the audit ledger is not touched: this is a seed)."""
+transaction; nothing is committed here). The load records itself in the ledger as one entry with
+its counts and the ids of every row it wrote (``audit.record_bulk_load``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from gridweave.demo.areas import (
 )
 from gridweave.demo.orgs import OrgPlan, plan_orgs
 from gridweave.models import Area, OrganizationKind, ServiceCategory
+from gridweave.services import audit
 
 Scale = Literal["region", "city"]
 LOCK_KEY = 0x6772_6964_6465_6D6F  # 'griddemo': one loader at a time
@@ -69,15 +71,39 @@ async def load_demo(
     await session.flush()
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     root = await session.scalar(select(Area.id).where(Area.code == ROOT_CODE))
-    if root is None:
-        await _write(session, scale, seed)
-        # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
-        for table in ("areas", "organizations", "organization_service_areas", "organization_links"):
-            await session.execute(text(f"ANALYZE {table}"))
-    return await summarize(session, created=root is None)
+    if root is not None:
+        return await summarize(session, created=False)
+    ids = await _write(session, scale, seed)
+    # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
+    for table in ("areas", "organizations", "organization_service_areas", "organization_links"):
+        await session.execute(text(f"ANALYZE {table}"))
+    summary = await summarize(session, created=True)
+    await audit.record_bulk_load(
+        session,
+        None,
+        "loadDemo",
+        f"Area:{summary.city_id}",
+        ids=ids,
+        counts={
+            "areas": summary.areas,
+            "area_neighbors": summary.neighbor_rows,
+            "organizations": summary.organizations,
+            "organization_service_areas": summary.service_areas,
+            "organization_links": summary.links,
+            "areas_by_level": dict(summary.areas_by_level),
+            "organizations_by_kind": dict(summary.organizations_by_kind),
+            "links_by_kind": dict(summary.links_by_kind),
+        },
+        area_path=f"/{summary.city_id}/",
+        scale=scale,
+        seed=seed,
+        via="demo",
+    )
+    return summary
 
 
-async def _write(session: AsyncSession, scale: Scale, seed: int) -> None:
+async def _write(session: AsyncSession, scale: Scale, seed: int) -> dict[str, list[int]]:
+    """Copy the planned region in; the ids taken, by table."""
     rows = (
         await session.execute(
             select(ServiceCategory.code, ServiceCategory.id, ServiceCategory.essential)
@@ -108,6 +134,7 @@ async def _write(session: AsyncSession, scale: Scale, seed: int) -> None:
         _service_records(orgs, org_ids, area_ids, categories),
     )
     await _copy(apg, "organization_links", LINK_COLUMNS, _link_records(orgs, org_ids, link_ids))
+    return {"areas": area_ids, "organizations": org_ids, "organization_links": link_ids}
 
 
 async def _driver(session: AsyncSession) -> Any:

@@ -19,6 +19,7 @@ from gridweave.models.organizations import (
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
 )
 from gridweave.models.projects import (
@@ -28,7 +29,7 @@ from gridweave.models.projects import (
     ServiceProjectKind,
     ServiceProjectStatus,
 )
-from gridweave.models.users import Role, RoleGrant, User
+from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
     "ActivitySource",
@@ -53,6 +54,7 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "OrganizationLink",
+    "OrganizationLinkProposal",
     "OrganizationServiceArea",
     "Role",
     "RoleGrant",
@@ -61,5 +63,6 @@ __all__ = [
     "ServiceProject",
     "ServiceProjectKind",
     "ServiceProjectStatus",
+    "SignInThrottle",
     "User",
 ]

@@ -78,7 +78,7 @@ FOR EACH ROW EXECUTE FUNCTION claims_keep_counts()
 
 
 revision: str = "0004"
-down_revision: str | None = "0003"  # 0001 on its own; after 0003 since meetings is merged here
+down_revision: str | tuple[str, ...] | None = ("0002", "0003")  # alone: "0001"; the lead rechains
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,10 +16,17 @@ from tests import conftest
 
 EXPECTED_TABLES = {
     "alembic_version",
+    "agreements",
+    "agreement_commitments",
     "areas",
     "area_neighbors",
     "audit_log",
     "claims",
+    "convener_rotations",
+    "joint_meetings",
+    "joint_meeting_members",
+    "meeting_sessions",
+    "meeting_session_attendees",
     "organizations",
     "organization_links",
     "organization_link_proposals",

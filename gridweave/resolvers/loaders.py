@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.resolvers.meeting_loaders import MeetingLoaders
 from gridweave.services import projects
 from gridweave.services.subtree import in_subtree_sql
 
@@ -44,6 +45,7 @@ class Loaders:
         self.project = self._make(self._projects)
         self.claim = self._make(self._claims)
         self.project_claims = self._make(self._project_claims)
+        self.meetings = MeetingLoaders(sessionmaker)
 
     def _make(
         self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]

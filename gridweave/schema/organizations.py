@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -18,6 +18,9 @@ from gridweave.schema.common import (
     described,
 )
 from gridweave.schema.connection import Connection
+
+if TYPE_CHECKING:
+    from gridweave.schema.agreements import Agreement
 
 
 @strawberry.type
@@ -131,6 +134,15 @@ class Organization(Node):
     async def links(self, info: GqlInfo) -> list[OrganizationLink]:
         rows = await info.context.loaders.organization_links.load(self.pk)
         return [OrganizationLink.from_row(r) for r in rows]
+
+    @described("Co-building agreements it is the partner of, oldest first.")
+    async def agreements(
+        self, info: GqlInfo
+    ) -> list[Annotated[Agreement, strawberry.lazy("gridweave.schema.agreements")]]:
+        from gridweave.schema.agreements import Agreement
+
+        rows = await info.context.loaders.meetings.partner_agreements.load(self.pk)
+        return [Agreement.from_row(r) for r in rows]
 
 
 OrganizationConnection = Connection[Organization]

@@ -18,7 +18,17 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
-from gridweave.resolvers import areas, audit, network, nodes, organizations, projects, users
+from gridweave.resolvers import (
+    agreements,
+    areas,
+    audit,
+    meetings,
+    network,
+    nodes,
+    organizations,
+    projects,
+    users,
+)
 from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.settings import Settings
 
@@ -32,12 +42,15 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    meetings.Queries,
     projects.Queries,
 )
 MUTATIONS: tuple[type, ...] = (
     users.Mutations,
     areas.Mutations,
     organizations.Mutations,
+    meetings.Mutations,
+    agreements.Mutations,
     projects.Mutations,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (projects.Subscriptions,)

@@ -89,7 +89,8 @@ async def record_activity(
     actor: Actor | None,
     organization_id: int,
     area_id: int,
-    category_id: int,
+    category_id: int | None = None,
+    category_code: str | None = None,
     on: date,
     hours: Decimal,
     beneficiaries: int,
@@ -103,7 +104,8 @@ async def record_activity(
     member of the organization acting within its reach (``may_record_for``). Other sources are
     written by services that authorized the caller themselves: a claim's completion report passes
     ``source=CLAIM, source_id=claim.id`` (unique: one activity per claim) and only the values are
-    checked here. ``field_prefix`` names the input the values came from, for userErrors."""
+    checked here. The category is given by id or by code (``categoryCode`` in userErrors either
+    way). ``field_prefix`` names the input the values came from, for userErrors."""
     actor = require_actor(actor)
     prefix = list(field_prefix)
     org = await get_organization(session, organization_id, field=[*prefix, "organizationId"])
@@ -115,7 +117,11 @@ async def record_activity(
         )
     if source is ActivitySource.CLAIM and source_id is None:
         raise ValidationFailed("A claim's activity needs the claim's id.", field=prefix)
-    if await session.get(ServiceCategory, category_id) is None:
+    if category_code is not None:
+        category_id = await category_id_for_code(
+            session, category_code, field=[*prefix, "categoryCode"]
+        )
+    if category_id is None or await session.get(ServiceCategory, category_id) is None:
         raise NotFound("No such service category.", field=[*prefix, "categoryCode"])
     not_in_future(on, field=[*prefix, "occurredOn"], what="An activity")
     exact_decimal(hours, field=[*prefix, "hours"], label="Hours", places=2, maximum=MAX_HOURS)

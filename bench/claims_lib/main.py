@@ -218,8 +218,8 @@ async def _new_project(dsn: str, data: Data, places: int) -> int:
     try:
         pk = await conn.fetchval(
             "INSERT INTO service_projects (title, description, kind, category_id, area_id,"
-            " area_path, posted_by_id, slots) VALUES ('服务岗位', '认领压力测试', 'SERVICE_POST', 1,"
-            " $1, $2, $3, $4) RETURNING id",
+            " area_path, posted_by_id, slots)"
+            " VALUES ('服务岗位', '认领压力测试', 'SERVICE_POST', 1, $1, $2, $3, $4) RETURNING id",
             data.claims_area,
             data.claims_path,
             data.poster,
@@ -473,12 +473,12 @@ async def run(plan: Plan) -> None:
     single: dict[str, list[Throughput]] = {
         "gridweave": [],
         "asyncpg": [],
-        "gridweave, no ledger lock": [],
+        NOLOCK: [],
     }
     multi: dict[str, list[Throughput]] = {
         "gridweave": [],
         "asyncpg": [],
-        "gridweave, no ledger lock": [],
+        NOLOCK: [],
     }
     waits: dict[str, tuple[int, int]] = {}
     orgs = data.claimants
@@ -506,9 +506,8 @@ async def run(plan: Plan) -> None:
         stop.set()
         waits[f"{label} {'many' if many else 'one'}"] = await sampler
         verdict = await _verify(data.dsn, pids, places, bench_tables=baseline_tables)
-        progress(
-            f"{label} ({'32 projects' if many else 'one project'}): {result.rate:.0f} claims/s, {verdict}"
-        )
+        where = "32 projects" if many else "one project"
+        progress(f"{label} ({where}): {result.rate:.0f} claims/s, {verdict}")
         if verdict != "ok":
             raise BenchError(f"{label}: {verdict}")
         return result
@@ -566,59 +565,79 @@ async def run(plan: Plan) -> None:
             )
             progress(f"board {label}: {boards[label][0]:.0f} req/s")
 
-    def med(rows: list[Throughput]) -> float:
-        return statistics.median(r.rate for r in rows)
+    _report(plan, single, multi, waits, (chain_before, chain_after))
+    _report_events(plan, from_answer, from_request, missing)
+    _report_boards(boards)
+    ratio_one = _med(single["gridweave"]) / _med(single["asyncpg"])
+    ratio_many = _med(multi["gridweave"]) / _med(multi["asyncpg"])
+    lock = _med(multi[NOLOCK]) / _med(multi["gridweave"])
+    out(
+        f"claims: gridweave/asyncpg {ratio_one:.2f} (one project), {ratio_many:.2f} (32 projects);"
+        f" without the ledger lock {lock:.2f}x; events p50 {_pct(from_answer, 0.5):.1f} ms"
+        f" p99 {_pct(from_answer, 0.99):.1f} ms"
+    )
 
+
+NOLOCK = "gridweave, no ledger lock"
+
+
+def _med(rows: list[Throughput]) -> float:
+    return statistics.median(r.rate for r in rows)
+
+
+def _report(
+    plan: Plan,
+    single: dict[str, list[Throughput]],
+    multi: dict[str, list[Throughput]],
+    waits: dict[str, tuple[int, int]],
+    chain: tuple[bool, bool],
+) -> None:
     out("")
     out(
-        f"1. Claim throughput: {plan.places:,} places, {plan.clients} clients over HTTP, until full (median claims/s)"
+        f"1. Claim throughput: {plan.places:,} places, {plan.clients} clients over HTTP,"
+        " until full (median claims/s)"
     )
-    out(f"   {'':32} {'one project':>12} {'32 projects':>12}   answered/accepted/errors (last run)")
+    out(f"   {'':32} {'one project':>12} {'32 projects':>12}   answered/accepted/errors")
     for label in single:
         last = single[label][-1]
-        out(
-            f"   {label:32} {med(single[label]):12.0f} {med(multi[label]):12.0f}   {last.answered}/{last.accepted}/{last.errors}"
-        )
-    out(
-        f"   ratio gridweave/asyncpg: one project {med(single['gridweave']) / med(single['asyncpg']):.2f}, 32 projects {med(multi['gridweave']) / med(multi['asyncpg']):.2f}"
-    )
-    out(
-        f"   the ledger lock: without it {med(single['gridweave, no ledger lock']) / med(single['gridweave']):.2f}x on one project, {med(multi['gridweave, no ledger lock']) / med(multi['gridweave']):.2f}x on 32 projects"
-    )
-    out(
-        f"   chain verifies after the locked runs: {chain_before}; after the unlocked runs: {chain_after}"
-    )
-    out(
-        "   lock-wait samples (every 5 ms; backends waiting on the ledger's advisory lock / on a row):"
-    )
-    for key, (adv, row) in waits.items():
-        out(f"     {key:40} {adv:6} / {row:6}")
+        tally = f"{last.answered}/{last.accepted}/{last.errors}"
+        out(f"   {label:32} {_med(single[label]):12.0f} {_med(multi[label]):12.0f}   {tally}")
+    one = _med(single["gridweave"]) / _med(single["asyncpg"])
+    many = _med(multi["gridweave"]) / _med(multi["asyncpg"])
+    out(f"   gridweave/asyncpg: one project {one:.2f}, 32 projects {many:.2f}")
+    one = _med(single[NOLOCK]) / _med(single["gridweave"])
+    many = _med(multi[NOLOCK]) / _med(multi["gridweave"])
+    out(f"   without the ledger lock: {one:.2f}x on one project, {many:.2f}x on 32 projects")
+    out(f"   chain verifies after the locked runs: {chain[0]}; after the unlocked runs: {chain[1]}")
+    out("   lock waits (samples every 5 ms x backends waiting: ledger advisory lock / row lock):")
+    for key, (advisory, row) in waits.items():
+        out(f"     {key:40} {advisory:7} / {row:7}")
+
+
+def _report_events(
+    plan: Plan, from_answer: list[float], from_request: list[float], missing: int
+) -> None:
     out("")
     out(
-        f"2. Event latency: {plan.subscribers} subscribers on one process, {plan.events} claims on the other (ms)"
+        f"2. Event latency: {plan.subscribers} subscribers on one process,"
+        f" {plan.events} claims on the other (ms)"
     )
-    out(
-        f"   from the claim's answer (after its commit): p50 {_pct(from_answer, 0.5):.1f}, p99 {_pct(from_answer, 0.99):.1f}"
-    )
-    out(
-        f"   from the claim's request:                   p50 {_pct(from_request, 0.5):.1f}, p99 {_pct(from_request, 0.99):.1f}"
-    )
+    for label, values in (
+        ("from the claim's answer (after its commit)", from_answer),
+        ("from the claim's request", from_request),
+    ):
+        out(f"   {label:44} p50 {_pct(values, 0.5):8.1f}, p99 {_pct(values, 0.99):8.1f}")
     out(f"   events not received: {missing}")
+
+
+def _report_boards(boards: dict[str, tuple[float, list[float], bytes]]) -> None:
     out("")
-    out("3. serviceProjects(first: 50) with claims and claimants, 16 clients (req/s, p50 / p99 ms)")
+    out("3. serviceProjects(first: 50) with claims and claimants, 16 clients")
+    out(f"   {'':22} {'req/s':>8}   {'p50 ms':>7} / {'p99 ms':>7}   answer")
     for label, (rate, lat, first) in boards.items():
-        out(
-            f"   {label:22} {rate:8.0f}   {_pct(lat, 0.5):6.1f} / {_pct(lat, 0.99):6.1f}   {len(first):,} bytes"
-        )
-    same = (
-        orjson.loads(boards["gridweave resolvers"][2])["data"]
-        == orjson.loads(boards["asyncpg"][2])["data"]
-    )
-    out(f"   answers equal (resolvers vs asyncpg): {same}")
+        p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+        out(f"   {label:22} {rate:8.0f}   {p50:7.1f} / {p99:7.1f}   {len(first):,} bytes")
+    answers = {label: orjson.loads(first)["data"] for label, (_, _, first) in boards.items()}
+    same = answers["gridweave resolvers"] == answers["asyncpg"] == answers["gridweave compiled"]
+    out(f"   the three answers are equal: {same}")
     out("")
-    out(
-        f"claims: gridweave/asyncpg {med(single['gridweave']) / med(single['asyncpg']):.2f} (one project),"
-        f" {med(multi['gridweave']) / med(multi['asyncpg']):.2f} (32 projects);"
-        f" ledger lock {med(multi['gridweave, no ledger lock']) / med(multi['gridweave']):.2f}x;"
-        f" events p50 {_pct(from_answer, 0.5):.1f} ms p99 {_pct(from_answer, 0.99):.1f} ms"
-    )

@@ -26,10 +26,10 @@ from graphql import (
 )
 from sqlalchemy import text
 
-from gridweave.db import Sessionmaker
+from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
-from tests.factories import Api, gid, make_chain, make_org, make_user, token_for
+from tests.factories import Api, gid, make_chain, make_org, make_project, make_user, token_for
 from tests.snapshot import changed, snapshot
 
 PUBLIC = {"login"}
@@ -49,6 +49,14 @@ ID_TYPES = {
     "UnlinkOrganizationsInput.sourceId": "Organization",
     "UnlinkOrganizationsInput.targetId": "Organization",
     "SetNeighborsInput.neighborIds": "Area",
+    "PostServiceProjectInput.postedById": "Organization",
+    "ClaimServiceProjectInput.projectId": "ServiceProject",
+    "ClaimServiceProjectInput.claimantId": "Organization",
+    "CancelServiceProjectInput.projectId": "ServiceProject",
+    "CreateJointMeetingInput.memberIds": "Organization",
+    "RecordMeetingSessionInput.attendeeIds": "Organization",
+    "SignAgreementInput.communityId": "Area",
+    "SignAgreementInput.partnerId": "Organization",
 }
 
 
@@ -137,11 +145,38 @@ async def world(sessionmaker: Sessionmaker) -> World:
     second = await make_org(sessionmaker, area=district)
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=district)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=first)
+    project = await make_project(sessionmaker, area=community, poster=second, slots=2)
+    async with unit_of_work(sessionmaker) as s:
+        claim = await s.scalar(
+            text(
+                "INSERT INTO claims (project_id, claimant_id, slots) VALUES (:p, :o, 1) RETURNING id"
+            ),
+            {"p": project.id, "o": first.id},
+        )
+        meeting = await s.scalar(
+            text(
+                "INSERT INTO joint_meetings (name, area_id, area_path, rotation_period, starts_on)"
+                " VALUES ('联席会议', :a, :p, 'QUARTER', '2026-01-01') RETURNING id"
+            ),
+            {"a": community.id, "p": community.path},
+        )
+        agreement = await s.scalar(
+            text(
+                "INSERT INTO agreements (title, community_id, community_path, partner_id,"
+                " starts_on, ends_on, min_activities_per_quarter) VALUES ('共建协议', :a, :p, :o,"
+                " '2026-01-01', '2027-01-01', 1) RETURNING id"
+            ),
+            {"a": community.id, "p": community.path, "o": second.id},
+        )
     return World(
         ids={
             "Area": [community.id, district.id, city.id],
             "Organization": [first.id, second.id],
             "User": [coordinator.id, member.id],
+            "ServiceProject": [project.id],
+            "Claim": [int(claim)],
+            "JointMeeting": [int(meeting)],
+            "Agreement": [int(agreement)],
         }
     )
 

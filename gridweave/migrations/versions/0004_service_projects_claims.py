@@ -1,7 +1,7 @@
 """service projects and claims
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0002, 0003 (on its own: 0001)
 Create Date: 2026-12-01
 
 Service projects, their claims, and the trigger that keeps a project's counters (places taken,

@@ -6,6 +6,7 @@ from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
 from gridweave.models.categories import ServiceCategory
+from gridweave.models.imports import ImportReport, ImportReportLine
 from gridweave.models.meetings import (
     ConvenerRotation,
     JointMeeting,
@@ -50,6 +51,8 @@ __all__ = [
     "Base",
     "Claim",
     "ClaimStatus",
+    "ImportReport",
+    "ImportReportLine",
     "LinkKind",
     "Organization",
     "OrganizationKind",

@@ -1,7 +1,7 @@
 """service projects and claims
 
 Revision ID: 0004
-Revises: 0002, 0003 (on its own: 0001)
+Revises: 0003, 0007 (on its own: 0001)
 Create Date: 2026-12-01
 
 Service projects, their claims, and the trigger that keeps a project's counters (places taken,
@@ -78,7 +78,7 @@ FOR EACH ROW EXECUTE FUNCTION claims_keep_counts()
 
 
 revision: str = "0004"
-down_revision: str | tuple[str, ...] | None = ("0002", "0003")  # alone: "0001"; the lead rechains
+down_revision: str | tuple[str, ...] | None = ("0003", "0007")  # alone: "0001"; the lead rechains
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -274,7 +274,7 @@ async def test_refusals_over_graphql_write_nothing(w: Any, sessionmaker: Session
         ),
         Refusal(
             w.member,
-            {**report, "completedOn": "2999-01-01"},
+            {**report, "completedOn": "2199-01-01"},
             "VALIDATION",
             ["input", "completedOn"],
         ),

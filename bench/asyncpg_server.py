@@ -430,6 +430,94 @@ async def by_id(conn: Any, variables: Json) -> Json:
     return out
 
 
+# ---- 7. bench/claims: a claim (conditional update, insert, nothing else) -------------------------
+# On tables of the bench's own (bench_projects, bench_claims: no trigger, no ledger, no event), so
+# that this is the least the work can cost: one conditional UPDATE, one INSERT, one commit.
+
+_TAKE = (
+    "UPDATE bench_projects SET claimed = claimed + 1 WHERE id = $1 AND claimed < slots"
+    " RETURNING claimed"
+)
+_CLAIM = "INSERT INTO bench_claims (project_id, claimant_id) VALUES ($1, $2) RETURNING id"
+
+
+async def claim(conn: Any, variables: Json) -> Json:
+    project = decode_gid(variables.get("p"), "ServiceProject")
+    claimant = decode_gid(variables.get("c"), "Organization")
+    async with conn.transaction():
+        taken = await conn.fetchval(_TAKE, project)
+        if taken is None:
+            return {
+                "claimServiceProject": {"claim": None, "userErrors": [{"code": "NO_SLOTS_LEFT"}]}
+            }
+        claim_id = await conn.fetchval(_CLAIM, project, claimant)
+    return {
+        "claimServiceProject": {
+            "claim": {"id": gid("Claim", claim_id)},
+            "userErrors": [],
+        }
+    }
+
+
+# ---- 8. bench/claims: a project board (serviceProjects(first: 50) with claims and claimants) ----
+
+# The status as gridweave derives it (gridweave.models.projects.status_sql), written out here.
+_TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
+_PAST = f"(p.deadline IS NOT NULL AND p.deadline < {_TODAY})"
+_STATUS = (
+    "CASE WHEN p.cancelled_at IS NOT NULL THEN 'CANCELLED'"
+    f" WHEN (p.claimed_slots = p.slots OR {_PAST}) AND p.claimed_slots > 0"
+    " AND p.active_claims = 0"
+    " THEN CASE WHEN p.reported_claims = 0 THEN 'VERIFIED' ELSE 'COMPLETED' END"
+    f" WHEN {_PAST} THEN 'EXPIRED' WHEN p.claimed_slots = p.slots THEN 'CLAIMED'"
+    " WHEN p.claimed_slots > 0 THEN 'PARTIALLY_CLAIMED' ELSE 'OPEN' END"
+)
+_BOARD = (
+    f"SELECT p.id, p.title, p.slots, p.claimed_slots, {_STATUS} AS status FROM service_projects p"
+    " WHERE p.area_path ~>=~ $1 AND p.area_path ~<~ $2 ORDER BY p.id DESC LIMIT $3"
+)
+_BOARD_COUNT = "SELECT count(*) FROM service_projects WHERE area_path ~>=~ $1 AND area_path ~<~ $2"
+_BOARD_CLAIMS = (
+    "SELECT c.project_id, c.id, c.status, c.slots, c.claimant_id, o.name FROM claims c"
+    " JOIN organizations o ON o.id = c.claimant_id WHERE c.project_id = ANY($1::bigint[])"
+    " ORDER BY c.project_id, c.id"
+)
+
+
+async def board(conn: Any, variables: Json) -> Json:
+    area_id = decode_gid(variables.get("area"), "Area")
+    root = await conn.fetchval(_ROOT, area_id)
+    if root is None:
+        raise BadRequest("No such area.")
+    bounds = (root, root[:-1] + "0")
+    rows = await conn.fetch(_BOARD, *bounds, page_size(variables.get("first")))
+    total = await conn.fetchval(_BOARD_COUNT, *bounds)
+    claims: dict[int, list[Json]] = {}
+    for c in await conn.fetch(_BOARD_CLAIMS, [r["id"] for r in rows]):
+        claims.setdefault(c["project_id"], []).append(
+            {
+                "id": gid("Claim", c["id"]),
+                "status": c["status"],
+                "slots": c["slots"],
+                "claimant": {"id": gid("Organization", c["claimant_id"]), "name": c["name"]},
+            }
+        )
+    edges = [
+        {
+            "node": {
+                "id": gid("ServiceProject", r["id"]),
+                "title": r["title"],
+                "status": r["status"],
+                "slots": r["slots"],
+                "claimedSlots": r["claimed_slots"],
+                "claims": claims.get(r["id"], []),
+            }
+        }
+        for r in rows
+    ]
+    return {"serviceProjects": {"totalCount": total, "edges": edges}}
+
+
 HANDLERS: dict[str, Handler] = {
     "Dashboard": dashboard,
     "Search": search,
@@ -437,6 +525,8 @@ HANDLERS: dict[str, Handler] = {
     "Overview": overview,
     "AreaKind": area_kind,
     "ById": by_id,
+    "Claim": claim,
+    "Board": board,
 }
 
 

@@ -207,6 +207,10 @@ def _schema_case(sdl: str, ids: list[str]) -> st.SearchStrategy[bytes]:
         "ID": id_node,
         "Date": date_node,
         "DateTime": st.datetimes().map(lambda d: d.isoformat()).map(nodes.String),
+        "Decimal": (
+            st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
+            | st.text(max_size=12)
+        ).map(nodes.String),
     }
     documents = st.one_of(
         queries(sdl, custom_scalars=scalars, mode=Mode.POSITIVE),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -35,10 +36,11 @@ from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
-from gridweave.security import bearer_token, user_id_from_token
+from gridweave.security import bearer_token, token_expires_at, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
 from gridweave.spreadsheet_routes import LARGE_PATHS
+from gridweave.subscriptions import ProjectEvents
 from gridweave.websocket import SubscriptionsOnlyHandler
 
 
@@ -51,6 +53,8 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.app_state = app_state
         self.settings = settings
@@ -76,7 +80,9 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         return value
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(request)  # from the package's own files, not a CDN
+        """GraphiQL from the package's own files (not a CDN); its WebSocket sends the Headers
+        tab (the bearer token) as the ``connection_init`` payload."""
+        return graphiql_page(request)
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -104,6 +110,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            project_events=getattr(self.app_state, "project_events", None),
             sign_in_gate=self.sign_in_gate,
         )
 
@@ -113,11 +120,13 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         raw = params.get("Authorization") or params.get("authorization")
         token = bearer_token(raw) if isinstance(raw, str) else None
         context.actor = await self._actor(token)
-        if context.actor is None:
+        if context.actor is None or token is None:
             raise ConnectionRejectionError({"reason": "A valid bearer token is required."})
+        context.token_expires_at = token_expires_at(self.settings, token)
         return UnsetType()  # the singleton UNSET: acknowledge without a payload
 
 
+#: GraphiQL keeps its Headers tab in localStorage; read it when the WebSocket connects.
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -139,11 +148,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener = ChangeListener(asyncpg_dsn(url))
         if cache is not None:
             listener.subscribe(cache.on_change)
+        project_events = ProjectEvents(
+            app.state.sessionmaker, max_pending=settings.ws_max_pending_events
+        )
+        project_events.attach(listener)
+        app.state.project_events = project_events
         listener.start()
         app.state.listener = listener
         try:
             yield
         finally:
+            await project_events.stop()
             await listener.stop()
             await engine.dispose()
 

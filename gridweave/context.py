@@ -13,6 +13,7 @@ from gridweave.settings import Settings
 
 if TYPE_CHECKING:
     from gridweave.resolvers.loaders import Loaders
+    from gridweave.subscriptions import ProjectEvents
 
 
 @dataclass(slots=True)
@@ -25,6 +26,9 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # WebSockets: the process's project event fan-out, and when the connection's token expires
+    project_events: ProjectEvents | None = None
+    token_expires_at: float | None = None
 
     @property
     def client_address(self) -> str:

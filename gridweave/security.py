@@ -72,6 +72,14 @@ def user_id_from_token(settings: Settings, token: str) -> int | None:
     return user_id
 
 
+def token_expires_at(settings: Settings, token: str) -> float | None:
+    """When a valid token expires (seconds since the epoch); None for an invalid one."""
+    if user_id_from_token(settings, token) is None:
+        return None
+    known = _verified.get((settings.signing_key(), token))
+    return known[1] if known else None
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None

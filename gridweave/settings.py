@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     compiled_cache_bytes: int = 32 * 1024 * 1024
     response_cache: bool = False
     response_cache_entries: int = 1_000
+    # GraphQL subscriptions (WebSockets, graphql-transport-ws)
+    ws_max_connections: int = 1_000
+    ws_max_subscriptions: int = 10
+    ws_init_timeout_seconds: float = 10.0
+    ws_idle_seconds: float = 120.0
+    ws_max_pending_events: int = 100
+    ws_recheck_seconds: float = 60.0
     log_level: str = "INFO"
     log_json: bool | None = None
 

@@ -1,10 +1,21 @@
 """WebSockets carry subscriptions only. A connection authenticates once, at connection_init;
 queries and mutations go over HTTP, where the caller's roles are read afresh on every request (a
-revoked grant must not live on in an open socket)."""
+revoked grant must not live on in an open socket).
+
+Limits (settings ``ws_*``, defaults in the README): connections per process (refused with 1013
+beyond it), subscriptions per connection (strawberry's limit), a connection that sends no
+``connection_init`` in time (4408, strawberry), a connection without any subscription for
+``ws_idle_seconds`` (4408), a connection whose token expires (4401), and one whose user's grants
+changed or vanished (4403, checked every ``ws_recheck_seconds``). A slow consumer is dropped by
+its subscription (gridweave.subscriptions)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, ClassVar
 
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -14,6 +25,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from gridweave.ops import metrics
+from gridweave.services.access import load_actor
+
+log = logging.getLogger(__name__)
 
 REFUSAL = "Queries and mutations go over HTTP; a WebSocket carries subscriptions only."
 
@@ -31,6 +45,50 @@ def is_subscription(query: str, operation_name: str | None) -> bool:
 
 
 class SubscriptionsOnlyHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    #: Open WebSocket connections in this process.
+    open_connections: ClassVar[int] = 0
+
+    async def handle(self) -> None:
+        settings = self.view.settings  # type: ignore[attr-defined]
+        if SubscriptionsOnlyHandler.open_connections >= settings.ws_max_connections:
+            await self.websocket.close(code=1013, reason="Too many connections: try again later")
+            return
+        SubscriptionsOnlyHandler.open_connections += 1
+        watchdog = asyncio.create_task(self._watch(settings))
+        try:
+            await super().handle()
+        finally:
+            SubscriptionsOnlyHandler.open_connections -= 1
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _watch(self, settings: Any) -> None:
+        """Closes the connection when it idles, when its token expires, or when its user's
+        grants change."""
+        idle_since = checked = time.monotonic()
+        tick = max(0.05, min(5.0, settings.ws_idle_seconds / 4, settings.ws_recheck_seconds / 4))
+        while True:
+            expires = self.context.token_expires_at
+            wait = tick if expires is None else max(0.0, min(tick, expires - time.time()))
+            await asyncio.sleep(wait)
+            now = time.monotonic()
+            if expires is not None and time.time() >= expires:
+                await self.websocket.close(code=4401, reason="Token expired: sign in again")
+                return
+            if self.operations or not self.connection_acknowledged:
+                idle_since = now
+            elif now - idle_since >= settings.ws_idle_seconds:
+                await self.websocket.close(code=4408, reason="Idle: no subscription")
+                return
+            if self.context.actor is not None and now - checked >= settings.ws_recheck_seconds:
+                checked = now
+                async with self.context.sessionmaker() as session:
+                    actor = await load_actor(session, self.context.actor.user_id)
+                if actor != self.context.actor:
+                    await self.websocket.close(code=4403, reason="Your roles changed")
+                    return
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message["payload"]
         if self.connection_acknowledged and not is_subscription(

@@ -188,3 +188,34 @@ class Api:
         assert "errors" not in body, body["errors"]
         result: dict[str, Any] = body["data"]
         return result
+
+
+async def make_project(
+    sm: Sessionmaker,
+    *,
+    area: Area,
+    poster: Organization,
+    slots: int = 1,
+    deadline: Any = None,
+    category: str = "elderly_care",
+    kind: str = "SMALL_WISH",
+    title: str | None = None,
+) -> Any:
+    """A service project inserted as is (a past deadline too: the service would refuse one)."""
+    from gridweave.models import ServiceProject
+
+    async with unit_of_work(sm) as s:
+        cat = await s.scalar(select(ServiceCategory.id).where(ServiceCategory.code == category))
+        project = ServiceProject(
+            title=title or f"项目{next(_seq)}",
+            description="为独居老人上门服务",
+            kind=kind,
+            category_id=cat,
+            area_id=area.id,
+            area_path=area.path,
+            posted_by_id=poster.id,
+            slots=slots,
+            deadline=deadline,
+        )
+        s.add(project)
+    return project

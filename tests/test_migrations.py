@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "areas",
     "area_neighbors",
     "audit_log",
+    "claims",
     "convener_rotations",
     "joint_meetings",
     "joint_meeting_members",
@@ -35,6 +36,7 @@ EXPECTED_TABLES = {
     "role_grants",
     "service_activities",
     "service_categories",
+    "service_projects",
     "sign_in_throttles",
     "users",
 }

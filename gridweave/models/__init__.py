@@ -23,6 +23,13 @@ from gridweave.models.organizations import (
     OrganizationLinkProposal,
     OrganizationServiceArea,
 )
+from gridweave.models.projects import (
+    Claim,
+    ClaimStatus,
+    ServiceProject,
+    ServiceProjectKind,
+    ServiceProjectStatus,
+)
 from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
@@ -42,6 +49,8 @@ __all__ = [
     "AreaNeighbor",
     "AuditEntry",
     "Base",
+    "Claim",
+    "ClaimStatus",
     "ImportReport",
     "ImportReportLine",
     "LinkKind",
@@ -54,6 +63,9 @@ __all__ = [
     "RoleGrant",
     "ServiceActivity",
     "ServiceCategory",
+    "ServiceProject",
+    "ServiceProjectKind",
+    "ServiceProjectStatus",
     "SignInThrottle",
     "User",
 ]

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
 from gridweave.resolvers.meeting_loaders import MeetingLoaders
+from gridweave.services import projects
 from gridweave.services.subtree import in_subtree_sql
 
 K = TypeVar("K", bound=Hashable)
@@ -41,6 +42,9 @@ class Loaders:
         self.organization_children = self._make(self._organization_children)
         self.service_areas = self._make(self._service_areas)
         self.organization_links = self._make(self._organization_links)
+        self.project = self._make(self._projects)
+        self.claim = self._make(self._claims)
+        self.project_claims = self._make(self._project_claims)
         self.meetings = MeetingLoaders(sessionmaker)
 
     def _make(
@@ -181,6 +185,18 @@ class Loaders:
             ids=keys,
         )
         return _group(rows, keys)
+
+    async def _projects(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
+        found = await projects.project_rows(session, keys)
+        return [found.get(k) for k in keys]
+
+    async def _claims(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
+        found = await projects.claim_rows(session, keys)
+        return [found.get(k) for k in keys]
+
+    async def _project_claims(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
+        found = await projects.claims_of_projects(session, keys)
+        return [found[k] for k in keys]
 
 
 def _group(rows: Sequence[Row[Any]], keys: Sequence[Any]) -> list[list[Row[Any]]]:

@@ -27,6 +27,7 @@ from gridweave.resolvers import (
     network,
     nodes,
     organizations,
+    projects,
     users,
 )
 from gridweave.schema.common import SCALAR_OVERRIDES
@@ -50,6 +51,7 @@ QUERIES: tuple[type, ...] = (
     organizations.Queries,
     network.Queries,
     meetings.Queries,
+    projects.Queries,
 )
 MUTATIONS: tuple[type, ...] = (
     users.Mutations,
@@ -57,10 +59,13 @@ MUTATIONS: tuple[type, ...] = (
     organizations.Mutations,
     meetings.Mutations,
     agreements.Mutations,
+    projects.Mutations,
 )
+SUBSCRIPTIONS: tuple[type, ...] = (projects.Subscriptions,)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
+Subscription = merge_types("Subscription", SUBSCRIPTIONS)
 
 
 class GridweaveSchema(strawberry.Schema):
@@ -75,6 +80,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
     return GridweaveSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[*schema_extensions(settings), MetricsExtension],
         config=strawberry_config(settings),
         scalar_overrides=SCALAR_OVERRIDES,

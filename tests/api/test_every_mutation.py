@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
@@ -28,10 +27,9 @@ from graphql import (
 from sqlalchemy import text
 
 from gridweave.db import Sessionmaker, unit_of_work
-from gridweave.models import Agreement, ConvenerRotation, JointMeeting, JointMeetingMember
 from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
-from tests.factories import Api, gid, make_chain, make_org, make_user, token_for
+from tests.factories import Api, gid, make_chain, make_org, make_project, make_user, token_for
 from tests.snapshot import changed, snapshot
 
 PUBLIC = {"login"}
@@ -51,6 +49,10 @@ ID_TYPES = {
     "UnlinkOrganizationsInput.sourceId": "Organization",
     "UnlinkOrganizationsInput.targetId": "Organization",
     "SetNeighborsInput.neighborIds": "Area",
+    "PostServiceProjectInput.postedById": "Organization",
+    "ClaimServiceProjectInput.projectId": "ServiceProject",
+    "ClaimServiceProjectInput.claimantId": "Organization",
+    "CancelServiceProjectInput.projectId": "ServiceProject",
     "CreateJointMeetingInput.memberIds": "Organization",
     "RecordMeetingSessionInput.attendeeIds": "Organization",
     "SignAgreementInput.communityId": "Area",
@@ -143,46 +145,38 @@ async def world(sessionmaker: Sessionmaker) -> World:
     second = await make_org(sessionmaker, area=district)
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=district)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=first)
+    project = await make_project(sessionmaker, area=community, poster=second, slots=2)
     async with unit_of_work(sessionmaker) as s:
-        meeting = JointMeeting(
-            name="联席会议",
-            area_id=community.id,
-            area_path=community.path,
-            rotation_period="QUARTER",
-            starts_on=date(2026, 1, 1),
+        claim = await s.scalar(
+            text(
+                "INSERT INTO claims (project_id, claimant_id, slots) VALUES (:p, :o, 1) RETURNING id"
+            ),
+            {"p": project.id, "o": first.id},
         )
-        s.add(meeting)
-        await s.flush()
-        s.add(
-            JointMeetingMember(
-                meeting_id=meeting.id, organization_id=first.id, joined_on=date(2026, 1, 1)
-            )
+        meeting = await s.scalar(
+            text(
+                "INSERT INTO joint_meetings (name, area_id, area_path, rotation_period, starts_on)"
+                " VALUES ('联席会议', :a, :p, 'QUARTER', '2026-01-01') RETURNING id"
+            ),
+            {"a": community.id, "p": community.path},
         )
-        s.add(
-            ConvenerRotation(
-                meeting_id=meeting.id,
-                effective_from=date(2026, 1, 1),
-                member_ids=[first.id],
-                anchor=0,
-            )
+        agreement = await s.scalar(
+            text(
+                "INSERT INTO agreements (title, community_id, community_path, partner_id,"
+                " starts_on, ends_on, min_activities_per_quarter) VALUES ('共建协议', :a, :p, :o,"
+                " '2026-01-01', '2027-01-01', 1) RETURNING id"
+            ),
+            {"a": community.id, "p": community.path, "o": second.id},
         )
-        agreement = Agreement(
-            title="共建协议",
-            community_id=community.id,
-            community_path=community.path,
-            partner_id=first.id,
-            starts_on=date(2026, 1, 1),
-            ends_on=date(2027, 12, 31),
-            min_activities_per_quarter=1,
-        )
-        s.add(agreement)
     return World(
         ids={
             "Area": [community.id, district.id, city.id],
             "Organization": [first.id, second.id],
             "User": [coordinator.id, member.id],
-            "JointMeeting": [meeting.id],
-            "Agreement": [agreement.id],
+            "ServiceProject": [project.id],
+            "Claim": [int(claim)],
+            "JointMeeting": [int(meeting)],
+            "Agreement": [int(agreement)],
         }
     )
 

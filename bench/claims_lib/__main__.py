@@ -1,0 +1,5 @@
+import sys
+
+from bench.claims_lib.main import main
+
+sys.exit(main())

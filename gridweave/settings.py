@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,25 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     response_cache: bool = False
     response_cache_entries: int = 1_000
+    # Purchased services (services/procurement.py). A bid's amount may not exceed its call's cap,
+    # which is this unless the call sets its own (每个项目原则上20万元以内).
+    procurement_max_bid_amount: Decimal = Decimal("200000")
+    # Organization kinds that may bid, and that may issue calls.
+    procurement_bidder_kinds: tuple[str, ...] = (
+        "SOCIAL_ORGANIZATION",
+        "VOLUNTEER_TEAM",
+        "SERVICE_CENTER",
+    )
+    procurement_issuer_kinds: tuple[str, ...] = ("GOVERNMENT_DEPARTMENT", "SERVICE_CENTER")
+    # Conflict-free evaluators each bid needs, unless the call says otherwise.
+    procurement_evaluators_per_bid: int = 3
+    # Steps on the organization graph within which an evaluator's organization conflicts with a
+    # bidder (graph/conflicts.py).
+    procurement_conflict_steps: int = 2
+    # Grades from an aggregate score on 0-100: at least this much for each grade, else FAIL.
+    grade_excellent: Decimal = Decimal("90")
+    grade_good: Decimal = Decimal("75")
+    grade_pass: Decimal = Decimal("60")
     log_level: str = "INFO"
     log_json: bool | None = None
 

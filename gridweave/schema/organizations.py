@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -18,6 +18,9 @@ from gridweave.schema.common import (
     described,
 )
 from gridweave.schema.connection import Connection
+
+if TYPE_CHECKING:
+    from gridweave.schema.procurement import PerformanceResult
 
 
 @strawberry.type
@@ -131,6 +134,19 @@ class Organization(Node):
     async def links(self, info: GqlInfo) -> list[OrganizationLink]:
         rows = await info.context.loaders.organization_links.load(self.pk)
         return [OrganizationLink.from_row(r) for r in rows]
+
+    @described(
+        "Completed performance evaluations of delivered purchased services, newest first "
+        "(`first`: default 20, at most the page size)."
+    )
+    async def track_record(
+        self, info: GqlInfo, first: int | None = None
+    ) -> list[Annotated[PerformanceResult, strawberry.lazy("gridweave.schema.procurement")]]:
+        from gridweave.resolvers.procurement import track_record
+
+        if self.pk <= 0:  # a blind review's stand-in bidder
+            return []
+        return await track_record(info, self.pk, first)
 
 
 OrganizationConnection = Connection[Organization]

@@ -18,7 +18,15 @@ from graphql import (
 )
 from strawberry.tools import merge_types
 
-from gridweave.resolvers import areas, audit, network, nodes, organizations, users
+from gridweave.resolvers import (
+    areas,
+    audit,
+    network,
+    nodes,
+    organizations,
+    procurement,
+    users,
+)
 from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
 from gridweave.settings import Settings
 
@@ -32,8 +40,14 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    procurement.Queries,
 )
-MUTATIONS: tuple[type, ...] = (users.Mutations, areas.Mutations, organizations.Mutations)
+MUTATIONS: tuple[type, ...] = (
+    users.Mutations,
+    areas.Mutations,
+    organizations.Mutations,
+    procurement.Mutations,
+)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

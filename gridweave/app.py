@@ -26,6 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
+from gridweave.exports import call_scores
 from gridweave.gate import Gate
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
@@ -124,7 +125,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", health)],
+        routes=[
+            Route("/healthz", health),
+            Route("/exports/calls/{call_id}/scores.xlsx", call_scores, methods=["GET"]),
+        ],
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         ],
         lifespan=lifespan,
     )
+    app.state.settings = settings
     schema = build_schema(settings)
     graphql = GridweaveGraphQL(app.state, settings, schema)
     http: ASGIApp = graphql

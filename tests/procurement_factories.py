@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import text
 
 from gridweave.db import Sessionmaker, unit_of_work
-from gridweave.models import Aggregation, Area, Organization, ReviewStage
+from gridweave.models import Aggregation, Area, Organization, ReviewStage, Role
 from gridweave.services import procurement as svc
 from gridweave.services import reviews as review_svc
 from gridweave.services.access import Actor, Grant
-from gridweave.models import Role
 from tests.factories import make_org, make_user
 
 
@@ -187,7 +186,7 @@ class Scene:
 
 
 async def make_scene(sm: Sessionmaker, *, bidders: int = 2, evaluators: int = 3) -> Scene:
-    from tests.factories import coordinator_of, make_chain, make_area
+    from tests.factories import coordinator_of, make_area, make_chain
 
     city, district, street = await make_chain(sm, "CITY", "DISTRICT", "STREET")
     community = await make_area(sm, level="COMMUNITY", parent=street)

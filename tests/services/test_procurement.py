@@ -117,9 +117,7 @@ async def test_status_follows_the_window(sessionmaker: Sessionmaker) -> None:
     org, member = sc.bidders[0]
     error = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(
-            s, actor=member, spec=bid_spec(later.id, org.id, sc.community.id)
-        ),
+        lambda s: svc.submit_bid(s, actor=member, spec=bid_spec(later.id, org.id, sc.community.id)),
     )
     assert error.code is ErrorCode.WINDOW_CLOSED
 
@@ -285,9 +283,7 @@ async def test_two_concurrent_awards_on_one_call_cannot_both_pass(
     sessionmaker: Sessionmaker,
 ) -> None:
     # given a scored call whose budget holds either bid but not both
-    sc, call, bids = await _scored_call(
-        sessionmaker, budget="300000", amounts=["200000", "200000"]
-    )
+    sc, call, bids = await _scored_call(sessionmaker, budget="300000", amounts=["200000", "200000"])
     started = asyncio.Event()
 
     async def decide(bid_id: int, *, first: bool) -> str:
@@ -306,9 +302,7 @@ async def test_two_concurrent_awards_on_one_call_cannot_both_pass(
             return e.code.value
 
     # when two coordinators award a different bid each, on separate connections, at once
-    answers = await asyncio.gather(
-        decide(bids[0].id, first=True), decide(bids[1].id, first=False)
-    )
+    answers = await asyncio.gather(decide(bids[0].id, first=True), decide(bids[1].id, first=False))
 
     # then exactly one award stands, and the money awarded stays within the budget
     assert sorted(answers) == ["INVALID_STATE", "awarded 200000.00"]

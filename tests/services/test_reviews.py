@@ -133,7 +133,9 @@ async def _conflict_path(sessionmaker: Sessionmaker, tie: str) -> str | None:
     return result.conflicts[0].path
 
 
-async def _set_parent(sessionmaker: Sessionmaker, child: Organization, parent: Organization) -> None:
+async def _set_parent(
+    sessionmaker: Sessionmaker, child: Organization, parent: Organization
+) -> None:
     async with unit_of_work(sessionmaker) as s:
         await s.execute(
             text("UPDATE organizations SET parent_id = :p WHERE id = :c"),

@@ -198,3 +198,15 @@ async def make_scene(sm: Sessionmaker, *, bidders: int = 2, evaluators: int = 3)
     for _ in range(evaluators):
         scene.evaluators.append(await make_evaluator(sm, city))
     return scene
+
+
+async def make_reviewed_bid(sm: Sessionmaker) -> tuple[int, int, int]:
+    """A closed call with a bid under review and one review in: (call, bid, review) ids."""
+    sc = await make_scene(sm, bidders=1, evaluators=3)
+    call = await make_call(sm, sc.coordinator, issuer=sc.issuer, area=sc.street)
+    org, member = sc.bidders[0]
+    bid = await make_bid(sm, member, bid_spec(call.id, org.id, sc.community.id))
+    await close_call(sm, call.id)
+    await assign(sm, sc.coordinator, call.id, sc.evaluators)
+    done = await review(sm, sc.evaluators[0], bid.id, 80)
+    return call.id, bid.id, done.id

@@ -30,6 +30,7 @@ from gridweave.db import Sessionmaker
 from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
 from tests.factories import Api, gid, make_chain, make_org, make_user, token_for
+from tests.procurement_factories import make_reviewed_bid
 from tests.snapshot import changed, snapshot
 
 PUBLIC = {"login"}
@@ -49,6 +50,14 @@ ID_TYPES = {
     "UnlinkOrganizationsInput.sourceId": "Organization",
     "UnlinkOrganizationsInput.targetId": "Organization",
     "SetNeighborsInput.neighborIds": "Area",
+    "CreateProcurementCallInput.issuerId": "Organization",
+    "CancelProcurementCallInput.callId": "ProcurementCall",
+    "SubmitBidInput.callId": "ProcurementCall",
+    "SubmitBidInput.bidderId": "Organization",
+    "SubmitBidInput.targetAreaIds": "Area",
+    "AssignEvaluatorsInput.callId": "ProcurementCall",
+    "AssignEvaluatorsInput.evaluatorIds": "User",
+    "AwardBidsInput.callId": "ProcurementCall",
 }
 
 
@@ -137,11 +146,15 @@ async def world(sessionmaker: Sessionmaker) -> World:
     second = await make_org(sessionmaker, area=district)
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=district)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=first)
+    call, bid, review = await make_reviewed_bid(sessionmaker)
     return World(
         ids={
             "Area": [community.id, district.id, city.id],
             "Organization": [first.id, second.id],
             "User": [coordinator.id, member.id],
+            "ProcurementCall": [call],
+            "Bid": [bid],
+            "Review": [review],
         }
     )
 

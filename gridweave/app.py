@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from gridweave import spreadsheet_routes
 from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
@@ -34,6 +35,7 @@ from gridweave.schema.root import GridweaveSchema, build_schema, validation_rule
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.settings import Settings, get_settings
+from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.websocket import SubscriptionsOnlyHandler
 
 
@@ -131,9 +133,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         ],
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
-            Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(
+                RequestTimeout,
+                seconds=settings.request_timeout_seconds,
+                paths=dict.fromkeys(LARGE_PATHS, settings.import_timeout_seconds),
+            ),
             Middleware(DatabaseUnavailable),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                paths={"/imports": settings.import_max_bytes},
+            ),
             Middleware(RequireJson, path="/graphql"),
         ],
         lifespan=lifespan,
@@ -160,4 +170,5 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    app.router.routes.extend(spreadsheet_routes.routes(settings))
     return app

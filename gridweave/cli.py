@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -185,6 +186,44 @@ def create_user(
         typer.echo(f"refused: {e.message}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"created user {user_id} ({email}, {role})")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path | None, typer.Argument(help="An .xlsx workbook or a .csv file (UTF-8 or GBK).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check every row; write nothing.")] = False,
+    area: Annotated[
+        str | None, typer.Option(help="Area code: every row must lie at or below it.")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Import as this user (their scope; the ledger names them).")
+    ] = None,
+    template: Annotated[
+        bool, typer.Option(help="Write the template workbook to FILE instead.")
+    ] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the full report (CSV) here.")] = None,
+) -> None:
+    """Import areas, organizations and service areas from a spreadsheet (all or nothing)."""
+    from gridweave.import_command import run_import_command, write_template
+
+    settings = get_settings()
+    url = _url(settings)
+    _migrate(url)
+    if template:
+        write_template(url, settings, file or Path("gridweave-template.xlsx"))
+        return
+    if file is None:
+        raise typer.BadParameter("name the file to import", param_hint="FILE")
+    try:
+        code = run_import_command(
+            url, settings, file, dry_run=dry_run, area=area, user=user, report=report
+        )
+    except DomainError as e:
+        typer.echo(f"refused: {e.message}", err=True)
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=code)
 
 
 @audit_app.command("verify")

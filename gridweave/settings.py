@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_cost: int = 50_000
     max_page_size: int = 100
     max_body_bytes: int = 256 * 1024
+    import_max_bytes: int = 64 * 1024 * 1024
+    import_timeout_seconds: float = 300.0
     max_network_nodes: int = 20_000
     compiled_reads: bool = True
     response_cache: bool = False

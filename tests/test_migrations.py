@@ -26,6 +26,8 @@ EXPECTED_TABLES = {
     "bid_indicators",
     "bid_target_areas",
     "call_evaluators",
+    "import_reports",
+    "import_report_lines",
     "organizations",
     "organization_links",
     "organization_link_proposals",

@@ -4,6 +4,7 @@ from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
 from gridweave.models.categories import ServiceCategory
+from gridweave.models.imports import ImportReport, ImportReportLine
 from gridweave.models.organizations import (
     LinkKind,
     Organization,
@@ -49,6 +50,8 @@ __all__ = [
     "CallEvaluator",
     "CallStatus",
     "Grade",
+    "ImportReport",
+    "ImportReportLine",
     "LinkKind",
     "Organization",
     "OrganizationKind",

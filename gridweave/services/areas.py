@@ -34,6 +34,20 @@ def allowed_child_levels(parent: AreaLevel) -> set[AreaLevel]:
     return allowed
 
 
+def check_child_level(parent: AreaLevel, level: AreaLevel, *, field: Sequence[str]) -> None:
+    if level not in allowed_child_levels(parent):
+        raise ValidationFailed(f"A {level.value} cannot sit under a {parent.value}.", field=field)
+
+
+def require_area_creator(actor: Actor | None, parent_path: str | None) -> Actor:
+    """Who may create an area under the area at ``parent_path`` (None: a top-level area)."""
+    if parent_path is None:
+        if not require_actor(actor).is_admin:
+            raise Forbidden("Only an administrator can create a top-level area.")
+        return require_actor(actor)
+    return require_coordinator(actor, parent_path, what="the new area would be")
+
+
 @dataclass(frozen=True, slots=True)
 class AreaCounts:
     households: int | None = None
@@ -81,16 +95,12 @@ async def create_area(
     counts: AreaCounts = AreaCounts(),
 ) -> Area:
     if parent_id is None:
-        if not require_actor(actor).is_admin:
-            raise Forbidden("Only an administrator can create a top-level area.")
+        require_area_creator(actor, None)
         parent_path = "/"
     else:
         parent = await get_area(session, parent_id, field=[INPUT, "parentId"])
-        require_coordinator(actor, parent.path, what="the new area would be")
-        if level not in allowed_child_levels(AreaLevel(parent.level)):
-            raise ValidationFailed(
-                f"A {level.value} cannot sit under a {parent.level}.", field=[INPUT, "level"]
-            )
+        require_area_creator(actor, parent.path)
+        check_child_level(AreaLevel(parent.level), level, field=[INPUT, "level"])
         parent_path = parent.path
     name = clean_name(name, field=[INPUT, "name"])
     code = clean_code(code, field=[INPUT, "code"])

@@ -307,16 +307,13 @@ async def bootstrap_user(
         session, email=email, display_name=display_name, password=password, field=[]
     )
     _add_grant(session, user.id, spec)
-    await session.flush()
     summary = {
         "email": user.email,
         "display_name": user.display_name,
         "roles": [_grant_summary(spec)],
         "via": "cli",
     }
-    await audit.append(
-        session, actor=None, action="createUser", entity_id=f"User:{user.id}", summary=summary
-    )
+    await audit.record(session, None, "createUser", f"User:{user.id}", summary)
     return user.id
 
 
@@ -343,18 +340,12 @@ async def create_user(
     )
     for spec in grants:
         _add_grant(session, user.id, spec)
-    await session.flush()
-    await audit.append(
-        session,
-        actor=actor,
-        action="createUser",
-        entity_id=f"User:{user.id}",
-        summary={
-            "email": user.email,
-            "display_name": user.display_name,
-            "roles": [_grant_summary(g) for g in grants],
-        },
-    )
+    summary = {
+        "email": user.email,
+        "display_name": user.display_name,
+        "roles": [_grant_summary(g) for g in grants],
+    }
+    await audit.record(session, actor, "createUser", f"User:{user.id}", summary)
     return user
 
 
@@ -374,14 +365,7 @@ async def grant_role(
     if any(_same_grant(g, grant) for g in record.grants):
         raise Conflict("The user already holds this role here.", field=field)
     _add_grant(session, user_id, grant)
-    await session.flush()
-    await audit.append(
-        session,
-        actor=actor,
-        action="grantRole",
-        entity_id=f"User:{user_id}",
-        summary=_grant_summary(grant),
-    )
+    await audit.record(session, actor, "grantRole", f"User:{user_id}", _grant_summary(grant))
     return record.user
 
 

@@ -1,7 +1,7 @@
 """purchased services
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0007 (0002 on the branch; rechained after main's 0007 at the merge)
 Create Date: 2026-12-01
 
 Calls for bids, bids with their budget lines, target areas and indicators, review panels with

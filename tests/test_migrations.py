@@ -16,6 +16,8 @@ from tests import conftest
 
 EXPECTED_TABLES = {
     "alembic_version",
+    "agreements",
+    "agreement_commitments",
     "areas",
     "area_neighbors",
     "audit_log",
@@ -26,6 +28,11 @@ EXPECTED_TABLES = {
     "bid_indicators",
     "bid_target_areas",
     "call_evaluators",
+    "convener_rotations",
+    "joint_meetings",
+    "joint_meeting_members",
+    "meeting_sessions",
+    "meeting_session_attendees",
     "import_reports",
     "import_report_lines",
     "organizations",
@@ -37,6 +44,7 @@ EXPECTED_TABLES = {
     "reviews",
     "review_scores",
     "role_grants",
+    "service_activities",
     "service_categories",
     "sign_in_throttles",
     "users",

@@ -10,6 +10,7 @@ from gridweave.compiled.selection import Fallback, Selection, value_of
 from gridweave.compiled.sqljson import json_object
 from gridweave.compiled.walker import refused
 from gridweave.ids import decode_id
+from gridweave.services.calendar import today
 from gridweave.services.network import check_depth
 from gridweave.services.subtree import in_subtree_sql
 
@@ -21,8 +22,9 @@ def _slashes(column: str) -> str:
     return f"(length({column}) - length(replace({column}, '/', '')))"
 
 
-def _members(area: str, depth: str) -> tuple[str, str, str]:
-    """The root CTE and the areas and organizations of the subtree, depth-limited."""
+def _members(area: str, depth: str) -> tuple[str, str, str, str]:
+    """The root CTE and the areas, organizations and joint meetings of the subtree,
+    depth-limited."""
     root = f"root AS (SELECT path, {_slashes('path')} AS slashes FROM areas WHERE id = {area})"
     keep = f"({depth} IS NULL OR {{slashes}} <= root.slashes + {depth}::bigint)"
     areas = (
@@ -35,7 +37,12 @@ def _members(area: str, depth: str) -> tuple[str, str, str]:
         f" WHERE {in_subtree_sql('x.area_path', 'root.path')}"
         f" AND {keep.format(slashes=_slashes('x.area_path'))})"
     )
-    return root, areas, orgs
+    meetings = (
+        "nm AS (SELECT x.id, x.name, x.area_id FROM joint_meetings x, root"
+        f" WHERE {in_subtree_sql('x.area_path', 'root.path')}"
+        f" AND {keep.format(slashes=_slashes('x.area_path'))})"
+    )
+    return root, areas, orgs, meetings
 
 
 # Service areas and links are probed per organization (OFFSET 0 keeps the planner from turning
@@ -51,12 +58,20 @@ EDGES = (
     "  WHERE organization_id = no.id OFFSET 0) sa WHERE sa.area_id IN (SELECT id FROM na)"
     " UNION ALL SELECT 1, no.id, 1, l.target_id, l.kind FROM no CROSS JOIN LATERAL"
     " (SELECT target_id, kind FROM organization_links WHERE source_id = no.id OFFSET 0) l"
-    " WHERE l.target_id IN (SELECT id FROM no))"
+    " WHERE l.target_id IN (SELECT id FROM no)"
+    " UNION ALL SELECT 2, id, 0, area_id, 'LOCATED_IN' FROM nm"
+    " UNION ALL SELECT 1, j.organization_id, 2, j.meeting_id, 'MEMBER_OF' FROM nm"
+    " JOIN joint_meeting_members j ON j.meeting_id = nm.id AND j.left_on IS NULL"
+    " WHERE j.organization_id IN (SELECT id FROM no)"
+    " UNION ALL SELECT 0, a.community_id, 1, a.partner_id, 'AGREEMENT' FROM agreements a, root"
+    f" WHERE {in_subtree_sql('a.community_path', 'root.path')}"
+    " AND a.starts_on <= {today} AND a.ends_on >= {today} AND a.terminated_on IS NULL"
+    " AND a.community_id IN (SELECT id FROM na) AND a.partner_id IN (SELECT id FROM no))"
 )
 
 
 def _gid_by_flag(flag: str, pk: str) -> str:
-    type_name = f"CASE WHEN {flag} = 0 THEN 'Area' ELSE 'Organization' END"
+    type_name = f"CASE {flag} WHEN 0 THEN 'Area' WHEN 1 THEN 'Organization' ELSE 'JointMeeting' END"
     return f"encode(convert_to({type_name} || ':' || {pk}, 'UTF8'), 'base64')"
 
 
@@ -79,10 +94,12 @@ def network_sql(c: Compiler, s: Selection) -> str:
         "bigint",
     )
     depth = c.param(refused(lambda v: check_depth(value_of(depth_node, v))), "int")
-    root, areas, orgs = _members(area, depth)
+    root, areas, orgs, meetings = _members(area, depth)
+    day = c.param(lambda _variables: today(), "date")
     c.guards.append(f"EXISTS (SELECT 1 FROM areas WHERE id = {area})")
-    size = "(SELECT count(*) FROM na) + (SELECT count(*) FROM no)"
-    c.guards.append(f"(WITH {root}, {areas}, {orgs} SELECT {size}) <= {c.max_network_nodes}")
+    size = "(SELECT count(*) FROM na) + (SELECT count(*) FROM no) + (SELECT count(*) FROM nm)"
+    members = f"{root}, {areas}, {orgs}, {meetings}"
+    c.guards.append(f"(WITH {members} SELECT {size}) <= {c.max_network_nodes}")
     parts = []
     for f in c.fields(s, "Network"):
         if f.name == "nodes":
@@ -103,7 +120,8 @@ def network_sql(c: Compiler, s: Selection) -> str:
                     (
                         f"(SELECT coalesce(json_agg({node} ORDER BY n.t, n.id), '[]'::json) FROM ("
                         "SELECT 0 AS t, id, name AS label, 'Area' AS type, level AS kind FROM na"
-                        " UNION ALL SELECT 1, id, name, 'Organization', kind FROM no) n)"
+                        " UNION ALL SELECT 1, id, name, 'Organization', kind FROM no"
+                        " UNION ALL SELECT 2, id, name, 'JointMeeting', NULL FROM nm) n)"
                     ),
                 )
             )
@@ -131,4 +149,5 @@ def network_sql(c: Compiler, s: Selection) -> str:
             parts.append((f.key, "'Network'"))
         else:
             raise Fallback(f"Network.{f.name}")
-    return f"(WITH {root}, {areas}, {orgs}, {EDGES} SELECT {json_object(parts)})"
+    edges = EDGES.replace("{today}", day)
+    return f"(WITH {members}, {edges} SELECT {json_object(parts)})"

@@ -22,9 +22,11 @@ from gridweave.demo.areas import (
     AreaPlan,
     plan_areas,
 )
+from gridweave.demo.meetings import load_demo_meetings
 from gridweave.demo.orgs import OrgPlan, plan_orgs
 from gridweave.models import Area, OrganizationKind, ServiceCategory
 from gridweave.services import audit
+from gridweave.services.calendar import today
 
 Scale = Literal["region", "city"]
 LOCK_KEY = 0x6772_6964_6465_6D6F  # 'griddemo': one loader at a time
@@ -32,6 +34,17 @@ CHUNK = 50_000
 AREA_COLUMNS = ("id", "name", "code", "level", "parent_id", "path", *COUNT_FIELDS)
 ORG_COLUMNS = ("id", "name", "kind", "credit_code", "area_id", "area_path", "parent_id")
 LINK_COLUMNS = ("id", "kind", "source_id", "target_id", "since")
+COUNTED = ("organizations", "organization_links")  # already in the summary's counts
+ANALYZED = (
+    "areas",
+    "organizations",
+    "organization_service_areas",
+    "organization_links",
+    "joint_meetings",
+    "joint_meeting_members",
+    "agreements",
+    "service_activities",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +87,12 @@ async def load_demo(
     if root is not None:
         return await summarize(session, created=False)
     ids = await _write(session, scale, seed)
+    street = await _id_by_code(session, FEATURED_STREET_CODE)
+    meetings = await load_demo_meetings(session, street_id=street, today=today(), seed=seed)
+    for table, pks in meetings.items():
+        ids[table] = [*ids.get(table, []), *pks]
     # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
-    for table in ("areas", "organizations", "organization_service_areas", "organization_links"):
+    for table in ANALYZED:
         await session.execute(text(f"ANALYZE {table}"))
     summary = await summarize(session, created=True)
     await audit.record_bulk_load(
@@ -93,6 +110,7 @@ async def load_demo(
             "areas_by_level": dict(summary.areas_by_level),
             "organizations_by_kind": dict(summary.organizations_by_kind),
             "links_by_kind": dict(summary.links_by_kind),
+            **{table: len(pks) for table, pks in meetings.items() if table not in COUNTED},
         },
         area_path=f"/{summary.city_id}/",
         scale=scale,

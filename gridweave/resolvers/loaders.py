@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.resolvers.meeting_loaders import MeetingLoaders
 from gridweave.resolvers.procurement_loaders import ProcurementLoaders
 from gridweave.services.subtree import in_subtree_sql
 
@@ -42,6 +43,7 @@ class Loaders:
         self.service_areas = self._make(self._service_areas)
         self.organization_links = self._make(self._organization_links)
         self.procurement = ProcurementLoaders(sessionmaker)
+        self.meetings = MeetingLoaders(sessionmaker)
 
     def _make(
         self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]

@@ -108,6 +108,17 @@ class Area(Node):
             total=lambda: loaders.area_organization_count.load((self.path, kind_value)),
         )
 
+    @described(
+        "Compliance: co-resident units located in this area or below it that belong to no joint"
+        " meeting today (unengaged units, a gap to close)."
+    )
+    async def unengaged_units(
+        self, info: GqlInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Organization, strawberry.lazy("gridweave.schema.organizations")]]:
+        from gridweave.resolvers.compliance import unengaged_units
+
+        return await unengaged_units(info, self.path, first=first, after=after)
+
 
 AreaConnection = Connection[Area]
 

@@ -20,6 +20,7 @@ from gridweave.schema.common import (
 from gridweave.schema.connection import Connection
 
 if TYPE_CHECKING:
+    from gridweave.schema.agreements import Agreement
     from gridweave.schema.procurement import PerformanceResult
 
 
@@ -147,6 +148,15 @@ class Organization(Node):
         if self.pk <= 0:  # a blind review's stand-in bidder
             return []
         return await track_record(info, self.pk, first)
+
+    @described("Co-building agreements it is the partner of, oldest first.")
+    async def agreements(
+        self, info: GqlInfo
+    ) -> list[Annotated[Agreement, strawberry.lazy("gridweave.schema.agreements")]]:
+        from gridweave.schema.agreements import Agreement
+
+        rows = await info.context.loaders.meetings.partner_agreements.load(self.pk)
+        return [Agreement.from_row(r) for r in rows]
 
 
 OrganizationConnection = Connection[Organization]

@@ -19,8 +19,10 @@ from graphql import (
 from strawberry.tools import merge_types
 
 from gridweave.resolvers import (
+    agreements,
     areas,
     audit,
+    meetings,
     network,
     nodes,
     organizations,
@@ -41,12 +43,15 @@ QUERIES: tuple[type, ...] = (
     organizations.Queries,
     network.Queries,
     procurement.Queries,
+    meetings.Queries,
 )
 MUTATIONS: tuple[type, ...] = (
     users.Mutations,
     areas.Mutations,
     organizations.Mutations,
     procurement.Mutations,
+    meetings.Mutations,
+    agreements.Mutations,
 )
 
 Query = merge_types("Query", QUERIES)

@@ -348,6 +348,14 @@ READ_POLICIES: dict[str, ReadPolicy] = {
     # Parts of an organization's public profile.
     "ServiceArea": SIGNED_IN,
     "OrganizationLink": SIGNED_IN,
+    # Joint meetings and co-building agreements are public commitments (三个公开): every
+    # signed-in user reads them, with their sessions, terms and commitments.
+    "JointMeeting": SIGNED_IN,
+    "JointMeetingMember": SIGNED_IN,
+    "ConvenerTerm": SIGNED_IN,
+    "MeetingSession": SIGNED_IN,
+    "Agreement": SIGNED_IN,
+    "Commitment": SIGNED_IN,
     # The ledger names who changed what: auditors (and admins) read it.
     "AuditEntry": ReadPolicy(roles=frozenset({Role.AUDITOR})),
     # Users see themselves; auditors everyone; coordinators the users of their areas

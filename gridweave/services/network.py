@@ -7,9 +7,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import ValidationFailed
-from gridweave.graph.network import AreaRow, LinkRow, OrgRow, build_network
+from gridweave.graph.network import (
+    AgreementRow,
+    AreaRow,
+    LinkRow,
+    MeetingRow,
+    OrgRow,
+    build_network,
+)
 from gridweave.services.access import Actor, require_actor
 from gridweave.services.areas import get_area
+from gridweave.services.calendar import today
 
 _AREAS = text(
     "SELECT id, name, level, parent_id FROM areas WHERE path LIKE :prefix"
@@ -32,6 +40,21 @@ _LINKS = text(
     " AND length(s.area_path) - length(replace(s.area_path, '/', '')) <= :max_slashes"
     " AND length(t.area_path) - length(replace(t.area_path, '/', '')) <= :max_slashes"
     " ORDER BY l.id"
+)
+
+_MEETINGS = text(
+    "SELECT m.id, m.name, m.area_id,"
+    " ARRAY(SELECT j.organization_id FROM joint_meeting_members j"
+    "       WHERE j.meeting_id = m.id AND j.left_on IS NULL ORDER BY 1) AS members"
+    " FROM joint_meetings m WHERE m.area_path LIKE :prefix"
+    " AND length(m.area_path) - length(replace(m.area_path, '/', '')) <= :max_slashes"
+    " ORDER BY m.id LIMIT :cap"
+)
+# Agreements ACTIVE today: started, not past their end, not terminated.
+_AGREEMENTS = text(
+    "SELECT community_id, partner_id FROM agreements WHERE community_path LIKE :prefix"
+    " AND starts_on <= :today AND ends_on >= :today"
+    " AND terminated_on IS NULL ORDER BY id"
 )
 
 
@@ -67,12 +90,23 @@ async def area_network(
         OrgRow(r.id, r.name, r.kind, r.area_id, r.parent_id, tuple(r.served))
         for r in (await session.execute(_ORGS, params)).all()
     ]
-    if len(areas) + len(orgs) > max_nodes:
+    meetings = [
+        MeetingRow(r.id, r.name, r.area_id, tuple(r.members))
+        for r in (await session.execute(_MEETINGS, params)).all()
+    ]
+    size = len(areas) + len(orgs) + len(meetings)
+    if size > max_nodes:
         raise ValidationFailed(
-            f"This network has {len(areas) + len(orgs):,} nodes, more than the {max_nodes:,} a "
+            f"This network has {size:,} nodes, more than the {max_nodes:,} a "
             "dashboard can draw: pick a smaller area or pass a depth.",
             field=["areaId"],
         )
     del params["cap"]
     links = [LinkRow(*r) for r in (await session.execute(_LINKS, params)).all()]
-    return build_network(areas, orgs, links)
+    agreements = [
+        AgreementRow(*r)
+        for r in (
+            await session.execute(_AGREEMENTS, {"prefix": params["prefix"], "today": today()})
+        ).all()
+    ]
+    return build_network(areas, orgs, links, meetings, agreements)

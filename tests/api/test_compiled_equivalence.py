@@ -16,7 +16,7 @@ from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.demo import load_demo
 from gridweave.ids import encode_cursor
-from gridweave.models import Area, Organization
+from gridweave.models import Agreement, Area, Organization
 from gridweave.settings import Settings
 from tests.factories import gid, make_user, token_for
 
@@ -99,6 +99,20 @@ PASSED_ON: list[tuple[str, dict[str, Any]]] = [
     ("""query($x: Boolean!) { areas(first: 2) { totalCount @include(if: $x) } }""", {"x": True}),
     ("""query($a: ID!) { network(areaId: $a) { nodes { id } } }""", {"a": "MISSING_AREA"}),
     ("""query($a: ID!) { network(areaId: $a, depth: -1) { nodes { id } } }""", {"a": "STREET"}),
+    # not compiled yet (the lead compiles them): joint meetings and agreements
+    (
+        """query($a: ID!) { jointMeetings(areaId: $a) { id name rotationPeriod startsOn
+            area { id } members { joinedOn organization { id name } } convenerOn { id }
+            sessions { heldOn convener { id } attendees { id } resolutions } satThisQuarter } }""",
+        {"a": "STREET"},
+    ),
+    (
+        """query($o: ID!) { node(id: $o) { ... on Organization { id agreements { id title status
+            startsOn endsOn minActivitiesPerQuarter community { id } partner { id }
+            jointMeeting { id } commitments { quantity unit category { code } }
+            activitiesThisQuarter meetsMinimumThisQuarter } } } }""",
+        {"o": "PARTNER"},
+    ),
 ]
 
 
@@ -154,6 +168,9 @@ async def test_compiled_and_resolver_paths_answer_alike(
         grid_ids = (await s.scalars(grids)).all()
     ids["CURSOR"] = encode_cursor(grid_ids[4])
     ids["MISSING_AREA"] = gid("Area", 10**9)
+    async with sessionmaker() as s:
+        partner = await s.scalar(select(Agreement.partner_id).order_by(Agreement.id).limit(1))
+    ids["PARTNER"] = gid("Organization", int(partner or 0))
     users = [
         await make_user(sessionmaker, "ADMIN"),
         await make_user(sessionmaker, "COORDINATOR", area=street),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -26,7 +27,8 @@ from graphql import (
 )
 from sqlalchemy import text
 
-from gridweave.db import Sessionmaker
+from gridweave.db import Sessionmaker, unit_of_work
+from gridweave.models import Agreement, ConvenerRotation, JointMeeting, JointMeetingMember
 from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
 from tests.factories import Api, gid, make_chain, make_org, make_user, token_for
@@ -58,6 +60,10 @@ ID_TYPES = {
     "AssignEvaluatorsInput.callId": "ProcurementCall",
     "AssignEvaluatorsInput.evaluatorIds": "User",
     "AwardBidsInput.callId": "ProcurementCall",
+    "CreateJointMeetingInput.memberIds": "Organization",
+    "RecordMeetingSessionInput.attendeeIds": "Organization",
+    "SignAgreementInput.communityId": "Area",
+    "SignAgreementInput.partnerId": "Organization",
 }
 
 
@@ -147,6 +153,39 @@ async def world(sessionmaker: Sessionmaker) -> World:
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=district)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=first)
     call, bid, review = await make_reviewed_bid(sessionmaker)
+    async with unit_of_work(sessionmaker) as s:
+        meeting = JointMeeting(
+            name="联席会议",
+            area_id=community.id,
+            area_path=community.path,
+            rotation_period="QUARTER",
+            starts_on=date(2026, 1, 1),
+        )
+        s.add(meeting)
+        await s.flush()
+        s.add(
+            JointMeetingMember(
+                meeting_id=meeting.id, organization_id=first.id, joined_on=date(2026, 1, 1)
+            )
+        )
+        s.add(
+            ConvenerRotation(
+                meeting_id=meeting.id,
+                effective_from=date(2026, 1, 1),
+                member_ids=[first.id],
+                anchor=0,
+            )
+        )
+        agreement = Agreement(
+            title="共建协议",
+            community_id=community.id,
+            community_path=community.path,
+            partner_id=first.id,
+            starts_on=date(2026, 1, 1),
+            ends_on=date(2027, 12, 31),
+            min_activities_per_quarter=1,
+        )
+        s.add(agreement)
     return World(
         ids={
             "Area": [community.id, district.id, city.id],
@@ -155,6 +194,8 @@ async def world(sessionmaker: Sessionmaker) -> World:
             "ProcurementCall": [call],
             "Bid": [bid],
             "Review": [review],
+            "JointMeeting": [meeting.id],
+            "Agreement": [agreement.id],
         }
     )
 

@@ -65,6 +65,19 @@ def test_an_uncompiled_field_in_a_hot_query_is_named(reads: CompiledReads) -> No
     assert reads.explain(ledger) == "AuditEntry.actor"
 
 
+# The meetings issue's reads, answered by the resolvers until the compiled path declares them
+# (Organization.agreements and jointMeetings with members are the ones the dashboard needs).
+PENDING: dict[str, str] = {
+    "Query.jointMeetings": "joint meetings: not declared for the compiled path yet",
+    "Organization.agreements": "co-building agreements: not declared for the compiled path yet",
+    "Area.unengagedUnits": "compliance list: not declared for the compiled path yet",
+    "JointMeeting": "reached through jointMeetings and node(): not declared yet",
+    "MeetingSession": "reached through JointMeeting and node(): not declared yet",
+    "Agreement": "reached through Organization.agreements and node(): not declared yet",
+}
+UNCOMPILED = {**NOT_COMPILED, **PENDING}
+
+
 def _named_object(t: object) -> GraphQLObjectType | None:
     while isinstance(t, GraphQLNonNull | GraphQLList):
         t = t.of_type
@@ -84,12 +97,12 @@ def test_every_field_reachable_from_a_compiled_root_is_compiled_or_listed() -> N
             t = _named_object(f.type)
             if t is not None:
                 todo.append(t)
-        elif f"Query.{name}" not in NOT_COMPILED:
+        elif f"Query.{name}" not in UNCOMPILED:
             missing.append(f"Query.{name}")
     seen: set[str] = set()
     while todo:
         t = todo.pop()
-        if t.name in seen or t.name in NOT_COMPILED:
+        if t.name in seen or t.name in UNCOMPILED:
             continue
         seen.add(t.name)
         connection = t.name.endswith(("Connection", "Edge"))
@@ -99,9 +112,9 @@ def test_every_field_reachable_from_a_compiled_root_is_compiled_or_listed() -> N
         for fname, f in t.fields.items():
             key = f"{t.name}.{fname}"
             declared = t.name in DECLARED and fname in DECLARED[t.name].fields
-            if not (declared or connection or t.name in GENERIC_TYPES or key in NOT_COMPILED):
+            if not (declared or connection or t.name in GENERIC_TYPES or key in UNCOMPILED):
                 missing.append(key)
-            elif key not in NOT_COMPILED:
+            elif key not in UNCOMPILED:
                 child = _named_object(f.type)
                 if child is not None:
                     todo.append(child)

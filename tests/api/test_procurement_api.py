@@ -232,7 +232,8 @@ async def test_the_score_sheet_downloads_with_the_same_visibility(
         "去掉最高最低分后平均",
     ]
     assert first[0][4:8] == (45.0, 27.0, 18.0, 90.0)
-    assert first[3][7] == 90.0 and first[4][7] == 90.0
+    assert first[3][7] == 90.0
+    assert first[4][7] == 90.0
     assert first[0][2] == 120000.0
 
     # an evaluator gets stand-ins in a blind review; a stranger gets no bid rows

@@ -72,7 +72,7 @@ async def test_region_has_the_seed_shape(session: AsyncSession, demo: DemoSummar
     assert communities[0][0] == demo.community_id
     assert demo.areas_by_level["GRID"] > 192  # the other streets have grids too
     assert 200 <= demo.areas_by_level["COURTYARD"] + demo.areas_by_level["BUILDING"] <= 900
-    assert 900 <= demo.organizations <= 1200
+    assert 1_200 <= demo.organizations <= 1_600  # with the "1+4Z+3N" groups of the street
     assert set(demo.organizations_by_kind) == {k.value for k in OrganizationKind}
     assert set(demo.links_by_kind) == {k.value for k in LinkKind}
     assert demo.service_areas > demo.organizations
@@ -196,8 +196,10 @@ async def test_party_hierarchy(session: AsyncSession, demo: DemoSummary) -> None
         " JOIN organizations p ON p.id = c.parent_id",
     )
     assert parents
+    # party bodies under party bodies, and the street's "1+4Z+3N" groups under their community's
     assert {(c, p, inside) for c, p, inside in parents} == {
-        ("PARTY_ORGANIZATION", "PARTY_ORGANIZATION", True)
+        ("PARTY_ORGANIZATION", "PARTY_ORGANIZATION", True),
+        ("SELF_GOVERNANCE_ORGANIZATION", "PARTY_ORGANIZATION", True),
     }
     chain = await rows(
         session,
@@ -336,10 +338,25 @@ async def test_the_load_records_itself_and_every_row_is_traceable(session: Async
 
     # and every row with an id lies in the entry's runs; rows keyed by others' ids point at them
     runs = load.summary["ids"]
-    for table in ("areas", "organizations", "organization_links"):
+    for table in (
+        "areas",
+        "organizations",
+        "organization_links",
+        "joint_meetings",
+        "joint_meeting_members",
+        "convener_rotations",
+        "meeting_sessions",
+        "agreements",
+        "agreement_commitments",
+        "service_activities",
+    ):
         ids = [r[0] for r in await rows(session, f"SELECT id FROM {table}")]
         assert ids, table
         assert all(within(pk, runs[table]) for pk in ids), table
+    for table in ("joint_meetings", "agreements", "service_activities"):
+        assert load.summary["counts"][table] == await scalar(
+            session, f"SELECT count(*) FROM {table}"
+        )
     neighbours = await rows(session, "SELECT area_id, neighbor_id FROM area_neighbors")
     assert all(within(a, runs["areas"]) and within(b, runs["areas"]) for a, b in neighbours)
     served = await rows(session, "SELECT organization_id, area_id FROM organization_service_areas")

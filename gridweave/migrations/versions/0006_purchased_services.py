@@ -1,7 +1,7 @@
 """purchased services
 
 Revision ID: 0006
-Revises: 0007 (0002 on the branch; rechained after main's 0007 at the merge)
+Revises: 0003 (given 0002; follows 0007 from main and 0003 from meetings once merged)
 Create Date: 2026-12-01
 
 Calls for bids, bids with their budget lines, target areas and indicators, review panels with
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0007"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,9 @@ meeting (``("meeting", id)``) and a community with co-building agreements (``("c
 id)``). A tie between two organizations is one *step*: parent or child, a link of any kind (either
 direction), co-building with the same community, sitting in the same joint meeting. Hub edges
 weigh half a step each, so two members of one meeting are one step apart, like a parent and its
-child. An evaluator conflicts with a bidder when an organization they belong to is the bidder or
+child. A community's own bodies (its party committee, its residents' committee) stand on its
+side of the agreements it signs, so they are co-building partners' neighbours too. An evaluator
+conflicts with a bidder when an organization they belong to is the bidder or
 lies within ``max_steps`` steps of it."""
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ Node = tuple[str, int]
 #: Kinds of ties, as edge attributes: how a path reads.
 PARENT = "PARENT"
 AGREEMENT = "AGREEMENT"
+BODY = "BODY"  # a community's own body (its party committee, residents' committee)
 MEETING = "MEETING"
+HUBS = (AGREEMENT, BODY, MEETING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,12 @@ def _step(x: Node, y: Node, tie: Tie, labels: Mapping[Node, str]) -> str:
             if x[0] == "org"
             else f"{ly} has a co-building agreement with {lx}"
         )
+    if tie.kind == BODY:
+        return (
+            f"{lx} is a body of {ly}, which signs its co-building agreements"
+            if x[0] == "org"
+            else f"{ly} is a body of {lx}, which signs its co-building agreements"
+        )
     if tie.kind == MEETING:
         return f"{lx} sits in {ly}" if x[0] == "org" else f"{ly} sits in {lx}"
     if tie.a == x:
@@ -74,7 +84,7 @@ def _step(x: Node, y: Node, tie: Tie, labels: Mapping[Node, str]) -> str:
 def build_graph(ties: Iterable[Tie]) -> nx.Graph:
     g = nx.Graph()
     for t in ties:
-        hub = t.kind in (AGREEMENT, MEETING)
+        hub = t.kind in HUBS
         g.add_edge(t.a, t.b, weight=0.5 if hub else 1.0, tie=t)
     return g
 

@@ -16,7 +16,21 @@ import networkx as nx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridweave.graph.conflicts import PARENT, Conflict, Node, Tie, build_graph, find_conflicts
+from gridweave.graph.conflicts import (
+    AGREEMENT,
+    BODY,
+    MEETING,
+    PARENT,
+    Conflict,
+    Node,
+    Tie,
+    build_graph,
+    find_conflicts,
+)
+from gridweave.services.calendar import today
+
+COMMUNITY_BODIES = ("PARTY_ORGANIZATION", "SELF_GOVERNANCE_ORGANIZATION")
+_LIVE = "a.terminated_on IS NULL AND a.ends_on >= :today"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +79,58 @@ async def _direct_ties(session: AsyncSession, ids: list[int]) -> list[Tie]:
 
 
 async def _hub_ties(session: AsyncSession, ids: list[int]) -> list[Tie]:
-    """Joint meetings and co-building communities around ``ids``, with all their members."""
-    return []
+    """Joint meetings and co-building communities around ``ids``, with all their members.
+
+    Current ties only: open meeting memberships; agreements not terminated and not yet ended
+    (in force, or signed to start later). A community's side of its agreements is its own
+    bodies: party and self-governance organizations based in the community area itself."""
+    params = {"ids": ids, "today": today(), "bodies": list(COMMUNITY_BODIES)}
+    meetings = list(
+        (
+            await session.scalars(
+                text(
+                    "SELECT DISTINCT meeting_id FROM joint_meeting_members"
+                    " WHERE organization_id = ANY(:ids) AND left_on IS NULL"
+                ),
+                params,
+            )
+        ).all()
+    )
+    communities = list(
+        (
+            await session.scalars(
+                text(
+                    f"SELECT community_id FROM agreements a WHERE partner_id = ANY(:ids)"
+                    f" AND {_LIVE} UNION SELECT o.area_id FROM organizations o"
+                    " WHERE o.id = ANY(:ids) AND o.kind = ANY(:bodies) AND EXISTS"
+                    f" (SELECT 1 FROM agreements a WHERE a.community_id = o.area_id AND {_LIVE})"
+                ),
+                params,
+            )
+        ).all()
+    )
+    rows = await session.execute(
+        text(
+            "SELECT meeting_id, organization_id FROM joint_meeting_members"
+            " WHERE meeting_id = ANY(:m) AND left_on IS NULL"
+        ),
+        {"m": meetings},
+    )
+    ties = [Tie(("org", o), ("meeting", m), MEETING) for m, o in rows]
+    rows = await session.execute(
+        text(
+            f"SELECT community_id, partner_id, 'partner' FROM agreements a"
+            f" WHERE community_id = ANY(:c) AND {_LIVE}"
+            " UNION SELECT area_id, id, 'body' FROM organizations"
+            " WHERE area_id = ANY(:c) AND kind = ANY(:bodies)"
+        ),
+        {**params, "c": communities},
+    )
+    ties.extend(
+        Tie(("org", o), ("community", c), AGREEMENT if side == "partner" else BODY)
+        for c, o, side in rows
+    )
+    return ties
 
 
 async def _labels(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node, str]:
@@ -75,6 +139,16 @@ async def _labels(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node, st
         text("SELECT id, name FROM organizations WHERE id = ANY(:ids)"), {"ids": orgs}
     )
     labels: dict[Node, str] = {("org", i): f"«{name}»" for i, name in rows}
+    rows = await session.execute(
+        text("SELECT id, name FROM joint_meetings WHERE id = ANY(:ids)"),
+        {"ids": sorted({n[1] for n in nodes if n[0] == "meeting"})},
+    )
+    labels.update({("meeting", i): f"the joint meeting «{name}»" for i, name in rows})
+    rows = await session.execute(
+        text("SELECT id, name FROM areas WHERE id = ANY(:ids)"),
+        {"ids": sorted({n[1] for n in nodes if n[0] == "community"})},
+    )
+    labels.update({("community", i): f"the community «{name}»" for i, name in rows})
     return labels
 
 

@@ -4,6 +4,7 @@ performance reviews after indicator results and the track record they build."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,17 @@ from sqlalchemy import select, text
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.errors import ErrorCode
-from gridweave.models import Aggregation, Bid, BidConflict, Grade, Organization, ReviewStage
+from gridweave.models import (
+    Aggregation,
+    Agreement,
+    Bid,
+    BidConflict,
+    Grade,
+    JointMeeting,
+    JointMeetingMember,
+    Organization,
+    ReviewStage,
+)
 from gridweave.services import reviews as review_svc
 from gridweave.services.scoring import Thresholds, aggregate, trimmed_mean
 from tests.factories import make_org
@@ -103,6 +114,37 @@ async def _conflict_path(sessionmaker: Sessionmaker, tie: str) -> str | None:
         own = await make_org(sessionmaker, area=area, name="伙伴")
         await _link(sessionmaker, own, middle)
         await _link(sessionmaker, middle, bidder)
+    elif tie == "meeting":  # one step: members of one joint meeting
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _meeting(sessionmaker, area, own, bidder)
+    elif tie == "meeting-and-parent":  # two steps: the meeting, then the parent
+        parent = await make_org(sessionmaker, area=area, name="上级")
+        await _set_parent(sessionmaker, bidder, parent)
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _meeting(sessionmaker, area, own, parent)
+    elif tie == "agreement":  # one step: co-building partners of one community
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _agreement(sessionmaker, area, own)
+        await _agreement(sessionmaker, area, bidder)
+    elif tie == "community-body":  # the community's residents' committee and its partner
+        own = await make_org(
+            sessionmaker, area=area, name="居委会", kind="SELF_GOVERNANCE_ORGANIZATION"
+        )
+        await _agreement(sessionmaker, area, bidder)
+    elif tie == "ended-agreement":  # an agreement that has ended ties nobody any more
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _agreement(sessionmaker, area, own, ended=True)
+        await _agreement(sessionmaker, area, bidder)
+    elif tie == "left-meeting":
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _meeting(sessionmaker, area, own, bidder, left=own)
+    elif tie == "three-steps-via-meetings":  # meeting, link, meeting: three steps
+        x = await make_org(sessionmaker, area=area, name="甲")
+        y = await make_org(sessionmaker, area=area, name="乙")
+        own = await make_org(sessionmaker, area=area, name="驻区单位")
+        await _meeting(sessionmaker, area, own, x)
+        await _link(sessionmaker, x, y)
+        await _meeting(sessionmaker, area, y, bidder)
     elif tie == "three-steps":
         a = await make_org(sessionmaker, area=area, name="甲")
         b = await make_org(sessionmaker, area=area, name="乙")
@@ -133,6 +175,50 @@ async def _conflict_path(sessionmaker: Sessionmaker, tie: str) -> str | None:
     return result.conflicts[0].path
 
 
+async def _meeting(
+    sessionmaker: Sessionmaker,
+    area: object,
+    *members: Organization,
+    left: Organization | None = None,
+) -> None:
+    async with unit_of_work(sessionmaker) as s:
+        meeting = JointMeeting(
+            name=f"联席会议{len(members)}{members[0].id}",
+            area_id=area.id,  # type: ignore[attr-defined]
+            area_path=area.path,  # type: ignore[attr-defined]
+            rotation_period="QUARTER",
+            starts_on=date(2026, 1, 1),
+        )
+        s.add(meeting)
+        await s.flush()
+        for m in members:
+            s.add(
+                JointMeetingMember(
+                    meeting_id=meeting.id,
+                    organization_id=m.id,
+                    joined_on=date(2026, 1, 1),
+                    left_on=date(2026, 6, 1) if m is left else None,
+                )
+            )
+
+
+async def _agreement(
+    sessionmaker: Sessionmaker, area: object, partner: Organization, *, ended: bool = False
+) -> None:
+    async with unit_of_work(sessionmaker) as s:
+        s.add(
+            Agreement(
+                title="共建协议",
+                community_id=area.id,  # type: ignore[attr-defined]
+                community_path=area.path,  # type: ignore[attr-defined]
+                partner_id=partner.id,
+                starts_on=date(2025, 1, 1),
+                ends_on=date(2025, 12, 31) if ended else date(2099, 12, 31),
+                min_activities_per_quarter=1,
+            )
+        )
+
+
 async def _set_parent(
     sessionmaker: Sessionmaker, child: Organization, parent: Organization
 ) -> None:
@@ -153,6 +239,10 @@ async def _set_parent(
         ("link-in", "«投标机构1» SUPPORTS «伙伴»"),
         ("sibling", "«兄弟» is part of «上级»; «上级» is the parent of «投标机构1»"),
         ("link-of-link", "«伙伴» SUPPORTS «中间»; «中间» SUPPORTS «投标机构1»"),
+        ("meeting", "«驻区单位» sits in the joint meeting «联席会议2"),
+        ("meeting-and-parent", "«上级» is the parent of «投标机构1»"),
+        ("agreement", "«驻区单位» has a co-building agreement with the community «"),
+        ("community-body", "«居委会» is a body of the community «"),
     ],
 )
 async def test_a_conflict_is_found_on_each_path_and_named(
@@ -164,8 +254,13 @@ async def test_a_conflict_is_found_on_each_path_and_named(
     assert words in path
 
 
-async def test_three_steps_away_is_no_conflict(sessionmaker: Sessionmaker) -> None:
-    assert await _conflict_path(sessionmaker, "three-steps") is None
+@pytest.mark.parametrize(
+    "tie", ["three-steps", "three-steps-via-meetings", "ended-agreement", "left-meeting"]
+)
+async def test_no_conflict_beyond_two_steps_or_through_ties_that_ended(
+    sessionmaker: Sessionmaker, tie: str
+) -> None:
+    assert await _conflict_path(sessionmaker, tie) is None
 
 
 async def test_a_panel_leaving_a_bid_too_few_conflict_free_evaluators_is_refused(

@@ -52,6 +52,7 @@ def _with_session(url: str, settings: Settings, fn: Callable[[Any], Awaitable[T]
 
 def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
     from gridweave.demo import load_demo
+    from gridweave.demo.procurement import load_demo_procurement
     from gridweave.demo.users import DEMO_PASSWORD, load_demo_users
     from gridweave.services.audit import notify_change
 
@@ -66,6 +67,7 @@ def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
     async def load(session: Any) -> tuple[Any, list[str]]:
         summary = await load_demo(session, scale=scale)
         emails = await load_demo_users(session, summary)
+        await load_demo_procurement(session, summary)
         await notify_change(session, action="loadDemo", entity_id=None)
         return summary, emails
 

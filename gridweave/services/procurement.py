@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, Select, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Conflict, DomainError, ErrorCode, Forbidden, NotFound, ValidationFailed
@@ -36,6 +36,7 @@ from gridweave.services.validation import clean_name, no_control_characters
 from gridweave.settings import Settings
 
 INPUT = "input"
+T = TypeVar("T")
 MAX_MONEY = Decimal("1000000000000")  # 10^12 yuan: numeric(14, 2) holds less than that
 FEN = Decimal("0.01")
 MAX_BUDGET_LINES = 50
@@ -87,6 +88,12 @@ class ProcurementRules:
 
 
 DEFAULT_RULES = ProcurementRules()
+
+
+def locked(query: Select[T]) -> Select[T]:
+    """``SELECT ... FOR UPDATE`` that also refreshes an object the session already holds: its
+    counters may have been changed by a bulk UPDATE since (one session, many steps)."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 def utcnow() -> datetime:
@@ -160,7 +167,7 @@ async def get_call(
 ) -> ProcurementCall:
     q = select(ProcurementCall).where(ProcurementCall.id == call_id)
     if lock:
-        q = q.with_for_update()
+        q = locked(q)
     call = await session.scalar(q)
     if call is None:
         raise NotFound("No such call for bids.", field=field)
@@ -568,7 +575,7 @@ async def submit_bid(
 async def withdraw_bid(session: AsyncSession, *, actor: Actor | None, bid_id: int) -> Bid:
     actor = require_actor(actor)
     await readable_bid(session, actor, bid_id, field=[INPUT, "bidId"])
-    bid = await session.scalar(select(Bid).where(Bid.id == bid_id).with_for_update())
+    bid = await session.scalar(locked(select(Bid).where(Bid.id == bid_id)))
     assert bid is not None
     if not (actor.is_admin or actor.member_of(bid.bidder_id)):
         raise Forbidden(

@@ -36,6 +36,7 @@ from gridweave.services.procurement import (
     ProcurementRules,
     call_status,
     get_call,
+    locked,
     readable_bid,
     require_issuer,
     rubric_of,
@@ -260,7 +261,7 @@ async def submit_review(
     )
     if live:
         raise ConflictOfInterest(f"You may not review this bid: {live[0].path}.", field=where)
-    bid = await session.scalar(select(Bid).where(Bid.id == bid_id).with_for_update())
+    bid = await session.scalar(locked(select(Bid).where(Bid.id == bid_id)))
     call = await get_call(session, row.call_id, field=where)
     assert bid is not None
     if stage is ReviewStage.PROPOSAL:
@@ -355,7 +356,7 @@ async def record_indicator_results(
         raise Forbidden(
             "Only the bidder's members or the issuer's coordinators record results.", field=where
         )
-    bid = await session.scalar(select(Bid).where(Bid.id == bid_id).with_for_update())
+    bid = await session.scalar(locked(select(Bid).where(Bid.id == bid_id)))
     assert bid is not None
     if bid.status != BidStatus.AWARDED.value:
         raise InvalidState("Results are recorded for awarded bids.", field=where)

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from asgi_correlation_id import CorrelationIdMiddleware
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,6 +32,7 @@ from gridweave.exports import call_scores
 from gridweave.gate import Gate
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
+from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
@@ -56,6 +58,21 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             queue=settings.login_queue,
             wait_seconds=settings.login_queue_wait_seconds,
         )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body is a JSON object in UTF-8 (orjson refuses invalid UTF-8 and lone
+        surrogates), with a string or null ``operationName``: anything else is a 400, never an
+        exception inside strawberry. A list stays a list: strawberry answers "Batching is not
+        enabled"."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from e
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        if isinstance(value, dict) and not isinstance(value.get("operationName"), str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return value
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -159,6 +176,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             max_network_nodes=settings.max_network_nodes,
             max_tokens=settings.max_tokens,
             max_page_size=settings.max_page_size,
+            max_bytes=settings.compiled_cache_bytes,
+            bounds=input_bounds(settings),
         )
         http = app.state.compiled_reads = CompiledFirst(
             graphql,

@@ -91,6 +91,8 @@ def serve(
     """Run the GraphQL server (migrating the database first)."""
     import uvicorn
 
+    from gridweave.serving import uvicorn_options
+
     settings = get_settings()
     from gridweave.logs import configure_logging
 
@@ -109,8 +111,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_config=None,
-            access_log=False,
+            **uvicorn_options(settings),
         )
         return
     from gridweave.app import create_app
@@ -119,8 +120,7 @@ def serve(
         create_app(settings, database_url=url),
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
+        **uvicorn_options(settings),
     )
 
 

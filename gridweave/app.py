@@ -29,6 +29,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
+from gridweave.exports import call_scores
 from gridweave.gate import Gate
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
@@ -163,7 +164,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", health), *ops_routes(settings)],
+        routes=[
+            Route("/healthz", health),
+            Route("/exports/calls/{call_id}/scores.xlsx", call_scores, methods=["GET"]),
+            *ops_routes(settings),
+        ],
         middleware=[
             *ops_middleware(settings),
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
@@ -182,6 +187,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         ],
         lifespan=ops_lifespan(lifespan, settings),
     )
+    app.state.settings = settings
     schema = build_schema(settings)
     graphql = GridweaveGraphQL(app.state, settings, schema)
     http: ASGIApp = graphql

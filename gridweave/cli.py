@@ -53,6 +53,7 @@ def _with_session(url: str, settings: Settings, fn: Callable[[Any], Awaitable[T]
 
 def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
     from gridweave.demo import load_demo
+    from gridweave.demo.procurement import load_demo_procurement
     from gridweave.demo.projects import load_demo_projects
     from gridweave.demo.users import DEMO_PASSWORD, load_demo_users
     from gridweave.services.audit import notify_change
@@ -69,6 +70,7 @@ def _load_demo(url: str, settings: Settings, scale: Scale) -> None:
         summary = await load_demo(session, scale=scale)
         emails = await load_demo_users(session, summary)
         await load_demo_projects(session, summary)
+        await load_demo_procurement(session, summary)
         await notify_change(session, action="loadDemo", entity_id=None)
         return summary, emails
 

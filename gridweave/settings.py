@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -76,6 +77,25 @@ class Settings(BaseSettings):
     ws_idle_seconds: float = 120.0
     ws_max_pending_events: int = 100
     ws_recheck_seconds: float = 60.0
+    # Purchased services (services/procurement.py). A bid's amount may not exceed its call's cap,
+    # which is this unless the call sets its own (每个项目原则上20万元以内).
+    procurement_max_bid_amount: Decimal = Decimal("200000")
+    # Organization kinds that may bid, and that may issue calls.
+    procurement_bidder_kinds: tuple[str, ...] = (
+        "SOCIAL_ORGANIZATION",
+        "VOLUNTEER_TEAM",
+        "SERVICE_CENTER",
+    )
+    procurement_issuer_kinds: tuple[str, ...] = ("GOVERNMENT_DEPARTMENT", "SERVICE_CENTER")
+    # Conflict-free evaluators each bid needs, unless the call says otherwise.
+    procurement_evaluators_per_bid: int = 3
+    # Steps on the organization graph within which an evaluator's organization conflicts with a
+    # bidder (graph/conflicts.py).
+    procurement_conflict_steps: int = 2
+    # Grades from an aggregate score on 0-100: at least this much for each grade, else FAIL.
+    grade_excellent: Decimal = Decimal("90")
+    grade_good: Decimal = Decimal("75")
+    grade_pass: Decimal = Decimal("60")
     log_level: str = "INFO"
     log_json: bool | None = None
 

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
 from gridweave.resolvers.meeting_loaders import MeetingLoaders
+from gridweave.resolvers.procurement_loaders import ProcurementLoaders
 from gridweave.services import projects
 from gridweave.services.subtree import in_subtree_sql
 
@@ -45,6 +46,7 @@ class Loaders:
         self.project = self._make(self._projects)
         self.claim = self._make(self._claims)
         self.project_claims = self._make(self._project_claims)
+        self.procurement = ProcurementLoaders(sessionmaker)
         self.meetings = MeetingLoaders(sessionmaker)
 
     def _make(

@@ -21,6 +21,7 @@ from gridweave.schema.connection import Connection
 
 if TYPE_CHECKING:
     from gridweave.schema.agreements import Agreement
+    from gridweave.schema.procurement import PerformanceResult
 
 
 @strawberry.type
@@ -134,6 +135,19 @@ class Organization(Node):
     async def links(self, info: GqlInfo) -> list[OrganizationLink]:
         rows = await info.context.loaders.organization_links.load(self.pk)
         return [OrganizationLink.from_row(r) for r in rows]
+
+    @described(
+        "Completed performance evaluations of delivered purchased services, newest first "
+        "(`first`: default 20, at most the page size)."
+    )
+    async def track_record(
+        self, info: GqlInfo, first: int | None = None
+    ) -> list[Annotated[PerformanceResult, strawberry.lazy("gridweave.schema.procurement")]]:
+        from gridweave.resolvers.procurement import track_record
+
+        if self.pk <= 0:  # a blind review's stand-in bidder
+            return []
+        return await track_record(info, self.pk, first)
 
     @described("Co-building agreements it is the partner of, oldest first.")
     async def agreements(

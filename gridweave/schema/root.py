@@ -27,6 +27,7 @@ from gridweave.resolvers import (
     network,
     nodes,
     organizations,
+    procurement,
     projects,
     users,
 )
@@ -50,6 +51,7 @@ QUERIES: tuple[type, ...] = (
     areas.Queries,
     organizations.Queries,
     network.Queries,
+    procurement.Queries,
     meetings.Queries,
     projects.Queries,
 )
@@ -57,6 +59,7 @@ MUTATIONS: tuple[type, ...] = (
     users.Mutations,
     areas.Mutations,
     organizations.Mutations,
+    procurement.Mutations,
     meetings.Mutations,
     agreements.Mutations,
     projects.Mutations,

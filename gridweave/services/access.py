@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,38 +193,220 @@ async def area_scope(session: AsyncSession, actor: Actor | None) -> AreaScope:
 # ---------------------------------------------------------------- read visibility
 
 
+class RowRule(Protocol):
+    """Which rows of a type a viewer reads, when that depends on the row: the same rule in Python
+    (``may_read``, for one row already loaded) and in SQL (``sql``, for lists and pages)."""
+
+    def may_read(self, actor: Actor, row: Any) -> bool: ...
+
+    def sql(self, viewer: str, row: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReadPolicy:
     """Which viewers read a type's rows: the one declaration that the resolvers, ``node()`` and
     the compiled read path all ask.
 
     ``roles`` None: every signed-in user (public commitments, the region's map). Otherwise only
-    viewers holding one of ``roles`` (ADMIN always does). A type whose rule cannot be written in
-    SQL sets ``compiled=False``, and the compiled path refuses to compile it."""
+    viewers holding one of ``roles`` (ADMIN always does). ``rows``, when set, narrows that down
+    row by row (a bid, a review: see ProcurementRules below); ``may_read`` then needs the row's
+    facts and ``sql`` the row's alias. A type whose rule cannot be written in SQL, or that the
+    compiled path does not declare, sets ``compiled=False``, and the compiled path refuses to
+    compile it."""
 
     roles: frozenset[Role] | None = None
     compiled: bool = True
+    rows: RowRule | None = None
 
     @property
     def per_viewer(self) -> bool:
         """Whether two signed-in viewers may get different answers."""
-        return self.roles is not None or not self.compiled
+        return self.roles is not None or not self.compiled or self.rows is not None
 
-    def may_read(self, actor: Actor | None) -> bool:
+    def may_read(self, actor: Actor | None, row: Any = None) -> bool:
         if actor is None:
             return False
-        return self.roles is None or actor.has_role(*self.roles)
+        if not (self.roles is None or actor.has_role(*self.roles)):
+            return False
+        if self.rows is None:
+            return True
+        if row is None:
+            raise TypeError("this policy decides row by row: pass the row's facts")
+        return self.rows.may_read(actor, row)
 
-    def sql(self, viewer: str) -> str:
+    def sql(self, viewer: str, row: str | None = None) -> str:
         """The same rule as a SQL condition on the viewer's user id (the SQL expression
-        ``viewer``)."""
-        if self.roles is None:
-            return "TRUE"
-        names = ",".join(sorted({Role.ADMIN.value, *(r.value for r in self.roles)}))
+        ``viewer``) and, for a row rule, the row at alias ``row``."""
+        conditions = []
+        if self.roles is not None:
+            names = ",".join(sorted({Role.ADMIN.value, *(r.value for r in self.roles)}))
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM role_grants WHERE user_id = {viewer}"
+                f" AND role = ANY('{{{names}}}'::text[]))"
+            )
+        if self.rows is not None:
+            if row is None:
+                raise TypeError("this policy decides row by row: pass the row's alias")
+            conditions.append(f"({self.rows.sql(viewer, row)})")
+        return " AND ".join(conditions) or "TRUE"
+
+
+# ---------------------------------------------------------------- purchased services
+#
+# Who reads what of a call for bids (issue 11). The call itself is public (三个公开: published
+# before). A bid, its reviews and its scores are read by:
+# * the issuer's coordinators (and admins): everything, always;
+# * the bidder's members: their own bids; reviews and scores only once results are public;
+# * an evaluator: the bids assigned to them; their own reviews; everyone's reviews and the
+#   scores of those bids once that stage's reviews are all in (proposal reviews: of the whole
+#   call; performance reviews: of the bid);
+# * every signed-in user, once the call is awarded: the decided bids (awarded, not awarded,
+#   completed) with their proposal reviews and scores, and a bid's performance reviews and
+#   score once it is completed (the public ledger of money).
+# A withdrawn bid stays with its bidder and the issuer.
+
+PUBLIC_BID_STATUSES = ("AWARDED", "NOT_AWARDED", "COMPLETED")
+
+
+@dataclass(frozen=True, slots=True)
+class BidFacts:
+    """What decides who reads a bid (loaded with it: see services.procurement.BID_FACTS_SQL)."""
+
+    bidder_id: int
+    status: str
+    issuer_area_path: str
+    call_awarded: bool
+    evaluator_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFacts:
+    """What decides who reads a review of a bid at a stage (``evaluator_id``), or the bid's
+    aggregate score at that stage (``evaluator_id`` None). ``stage_complete``: every assigned
+    evaluator has submitted that stage's review (of the call, for proposals)."""
+
+    bid: BidFacts
+    stage: str
+    stage_complete: bool
+    evaluator_id: int | None = None
+
+
+def _issuer_side(actor: Actor, bid: BidFacts) -> bool:
+    return actor.coordinates(bid.issuer_area_path)
+
+
+def _assigned(actor: Actor, bid: BidFacts) -> bool:
+    return actor.has_role(Role.EVALUATOR) and actor.user_id in bid.evaluator_ids
+
+
+def _results_public(bid: BidFacts, stage: str, stage_complete: bool) -> bool:
+    if not (bid.call_awarded and bid.status in PUBLIC_BID_STATUSES):
+        return False
+    return stage == "PROPOSAL" or (stage_complete and bid.status == "COMPLETED")
+
+
+def _grant_sql(viewer: str, condition: str) -> str:
+    """A grant of the viewer's (alias g, its area alias ga) meets ``condition``."""
+    return (
+        f"EXISTS (SELECT 1 FROM role_grants g LEFT JOIN areas ga ON ga.id = g.area_id"
+        f" WHERE g.user_id = {viewer} AND ({condition}))"
+    )
+
+
+def _issuer_sql(call: str) -> str:
+    return (
+        f"g.role = 'ADMIN' OR (g.role = 'COORDINATOR'"
+        f" AND (g.area_id IS NULL OR starts_with({call}.issuer_area_path, ga.path)))"
+    )
+
+
+def _assigned_sql(viewer: str, bid: str) -> str:
+    return (
+        f"g.role IN ('ADMIN', 'EVALUATOR') AND EXISTS (SELECT 1 FROM bid_assignments ba"
+        f" WHERE ba.bid_id = {bid}.id AND ba.evaluator_id = {viewer})"
+    )
+
+
+_PUBLIC_SQL = ",".join(f"'{s}'" for s in PUBLIC_BID_STATUSES)
+
+
+def _stage_complete_sql(stage: str, call: str, bid: str) -> str:
+    if stage == "PROPOSAL":
+        return f"({call}.panel_assigned_at IS NOT NULL AND {call}.reviews_pending = 0)"
+    return f"({bid}.reviews_due > 0 AND {bid}.performance_reviews = {bid}.reviews_due)"
+
+
+class BidRule:
+    def may_read(self, actor: Actor, row: BidFacts) -> bool:
+        if row.call_awarded and row.status in PUBLIC_BID_STATUSES:
+            return True
+        return _issuer_side(actor, row) or actor.member_of(row.bidder_id) or _assigned(actor, row)
+
+    def sql(self, viewer: str, row: str) -> str:
         return (
-            f"EXISTS (SELECT 1 FROM role_grants WHERE user_id = {viewer}"
-            f" AND role = ANY('{{{names}}}'::text[]))"
+            f"EXISTS (SELECT 1 FROM procurement_calls pc WHERE pc.id = {row}.call_id AND ("
+            f"(pc.awarded_at IS NOT NULL AND {row}.status IN ({_PUBLIC_SQL}))"
+            " OR "
+            + _grant_sql(
+                viewer,
+                f"{_issuer_sql('pc')}"
+                f" OR (g.role = 'ORGANIZATION_MEMBER' AND g.organization_id = {row}.bidder_id)"
+                f" OR ({_assigned_sql(viewer, row)})",
+            )
+            + "))"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRule:
+    """A review (``own``: its evaluator reads it too) or a bid's aggregate score at a stage. The
+    SQL form reads a row at alias ``row`` with ``bid_id``, ``stage`` and, for a review,
+    ``evaluator_id`` (a reviews row)."""
+
+    own: bool = True
+
+    def may_read(self, actor: Actor, row: ReviewFacts) -> bool:
+        if _issuer_side(actor, row.bid):
+            return True
+        if _results_public(row.bid, row.stage, row.stage_complete):
+            return True
+        if self.own and row.evaluator_id == actor.user_id and actor.has_role(Role.EVALUATOR):
+            return True
+        return row.stage_complete and _assigned(actor, row.bid)
+
+    def sql(self, viewer: str, row: str) -> str:
+        complete = (
+            f"(CASE WHEN {row}.stage = 'PROPOSAL'"
+            f" THEN {_stage_complete_sql('PROPOSAL', 'pc', 'pb')}"
+            f" ELSE {_stage_complete_sql('PERFORMANCE', 'pc', 'pb')} END)"
+        )
+        public = (
+            f"(pc.awarded_at IS NOT NULL AND pb.status IN ({_PUBLIC_SQL})"
+            f" AND ({row}.stage = 'PROPOSAL' OR ({complete} AND pb.status = 'COMPLETED')))"
+        )
+        return (
+            "EXISTS (SELECT 1 FROM bids pb JOIN procurement_calls pc ON pc.id = pb.call_id"
+            f" WHERE pb.id = {row}.bid_id AND ({public} OR "
+            + _grant_sql(
+                viewer,
+                f"{_issuer_sql('pc')}"
+                + (
+                    f" OR (g.role IN ('ADMIN', 'EVALUATOR') AND {row}.evaluator_id = {viewer})"
+                    if self.own
+                    else ""
+                )
+                + f" OR ({complete} AND {_assigned_sql(viewer, 'pb')})",
+            )
+            + "))"
+        )
+
+
+def may_identify_bidder(actor: Actor, *, blind_review: bool, bid: BidFacts) -> bool:
+    """In a blind review, until the award, evaluators see a stand-in for the bidder; the issuer's
+    coordinators and the bidder's own members always see who it is."""
+    if not blind_review or bid.call_awarded:
+        return True
+    return _issuer_side(actor, bid) or actor.member_of(bid.bidder_id)
 
 
 SIGNED_IN = ReadPolicy()
@@ -252,6 +435,13 @@ READ_POLICIES: dict[str, ReadPolicy] = {
     # the same AreaScope as a SQL condition on area_path.
     "ServiceProject": ReadPolicy(compiled=False),
     "Claim": ReadPolicy(compiled=False),
+    # Purchased services (issue 11): calls are public; bids, reviews and scores per viewer and
+    # row (the rules above). Answered by the resolvers until the compiled path declares them.
+    "ProcurementCall": ReadPolicy(compiled=False),
+    "Bid": ReadPolicy(compiled=False, rows=BidRule()),
+    "Review": ReadPolicy(compiled=False, rows=ReviewRule()),
+    "AggregateScore": ReadPolicy(compiled=False, rows=ReviewRule(own=False)),
+    "PerformanceResult": ReadPolicy(compiled=False, rows=ReviewRule(own=False)),
 }
 
 

@@ -30,6 +30,7 @@ from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.schema.root import build_schema
 from gridweave.settings import Settings
 from tests.factories import Api, gid, make_chain, make_org, make_project, make_user, token_for
+from tests.procurement_factories import make_reviewed_bid
 from tests.snapshot import changed, snapshot
 
 PUBLIC = {"login"}
@@ -53,6 +54,14 @@ ID_TYPES = {
     "ClaimServiceProjectInput.projectId": "ServiceProject",
     "ClaimServiceProjectInput.claimantId": "Organization",
     "CancelServiceProjectInput.projectId": "ServiceProject",
+    "CreateProcurementCallInput.issuerId": "Organization",
+    "CancelProcurementCallInput.callId": "ProcurementCall",
+    "SubmitBidInput.callId": "ProcurementCall",
+    "SubmitBidInput.bidderId": "Organization",
+    "SubmitBidInput.targetAreaIds": "Area",
+    "AssignEvaluatorsInput.callId": "ProcurementCall",
+    "AssignEvaluatorsInput.evaluatorIds": "User",
+    "AwardBidsInput.callId": "ProcurementCall",
     "CreateJointMeetingInput.memberIds": "Organization",
     "RecordMeetingSessionInput.attendeeIds": "Organization",
     "SignAgreementInput.communityId": "Area",
@@ -146,6 +155,7 @@ async def world(sessionmaker: Sessionmaker) -> World:
     coordinator = await make_user(sessionmaker, "COORDINATOR", area=district)
     member = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=first)
     project = await make_project(sessionmaker, area=community, poster=second, slots=2)
+    call, bid, review = await make_reviewed_bid(sessionmaker)
     async with unit_of_work(sessionmaker) as s:
         claim = await s.scalar(
             text(
@@ -177,6 +187,9 @@ async def world(sessionmaker: Sessionmaker) -> World:
             "Claim": [int(claim)],
             "JointMeeting": [int(meeting)],
             "Agreement": [int(agreement)],
+            "ProcurementCall": [call],
+            "Bid": [bid],
+            "Review": [review],
         }
     )
 

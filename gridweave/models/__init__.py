@@ -20,6 +20,7 @@ from gridweave.models.organizations import (
     OrganizationKind,
     OrganizationLink,
     OrganizationServiceArea,
+    PartyLevel,
 )
 from gridweave.models.users import Role, RoleGrant, User
 
@@ -45,6 +46,7 @@ __all__ = [
     "OrganizationKind",
     "OrganizationLink",
     "OrganizationServiceArea",
+    "PartyLevel",
     "Role",
     "RoleGrant",
     "ServiceActivity",

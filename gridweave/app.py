@@ -31,6 +31,7 @@ from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
+from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
 from gridweave.websocket import SubscriptionsOnlyHandler
 
@@ -74,6 +75,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             loaders=Loaders(sm),
             request=request,
             response=response,
+            coverage_cache=getattr(self.app_state, "coverage_cache", None),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -106,6 +108,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         listener = ChangeListener(asyncpg_dsn(url))
+        coverage_cache = CoverageCache(
+            settings.coverage_cache_entries, lambda: listener.connected.is_set()
+        )
+        listener.subscribe(coverage_cache.on_change)
+        app.state.coverage_cache = coverage_cache
         if cache is not None:
             listener.subscribe(cache.on_change)
         listener.start()

@@ -12,6 +12,7 @@ from gridweave.settings import Settings
 
 if TYPE_CHECKING:
     from gridweave.resolvers.loaders import Loaders
+    from gridweave.services.coverage import CoverageCache
 
 
 @dataclass(slots=True)
@@ -23,3 +24,4 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    coverage_cache: CoverageCache | None = None

@@ -22,6 +22,7 @@ from gridweave.resolvers import (
     agreements,
     areas,
     audit,
+    coverage,
     meetings,
     network,
     nodes,
@@ -42,6 +43,7 @@ QUERIES: tuple[type, ...] = (
     organizations.Queries,
     network.Queries,
     meetings.Queries,
+    coverage.Queries,
 )
 MUTATIONS: tuple[type, ...] = (
     users.Mutations,

@@ -26,7 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
-from gridweave.middleware import BodySizeLimit, RequestTimeout, RequireJson
+from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
             Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(RequireJson, path="/graphql"),
         ],

@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodySizeLimit", "RequireJson", "error_response"]
 
+
+from gridweave.db import LOST_CONNECTION
 
 logger = logging.getLogger(__name__)
 
@@ -182,3 +185,31 @@ class RequestTimeout:
             if not started:
                 message = f"The request took longer than {self.seconds:g} s and was stopped."
                 await error_response(503, message)(scope, receive, send)
+
+
+class DatabaseUnavailable:
+    """A database error that escapes the GraphQL layer (the request's sign-in lookup, say, when
+    the server has just dropped its connections) is a 503 "try again", never a bare 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except (DBAPIError, *LOST_CONNECTION) as e:
+            logger.warning("database unavailable during %s: %s", scope.get("path"), e)
+            if started:
+                raise
+            message = "The database is not reachable right now; try again."
+            await error_response(503, message)(scope, receive, send)

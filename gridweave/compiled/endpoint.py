@@ -1,18 +1,26 @@
 """Serves read-only queries through the compiled path where it can, and hands every other request
-(mutations, subscriptions, uncovered fields, anything that would be an error) to strawberry."""
+(mutations, subscriptions, uncovered fields, anything that would be an error) to strawberry.
+
+No silent slow path: a document the compiled path does not cover is logged at INFO once, naming
+the field that caused it, and counted by reason (``CompiledReads.fallbacks``). Parsing, validating
+and compiling a new document run in a worker thread, so the event loop keeps serving meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import asyncpg
 import orjson
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -24,24 +32,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridweave.compiled.cache import ResponseCache
-from gridweave.compiled.compiler import CompiledQuery, compile_query
-from gridweave.compiled.selection import Fallback, pick_operation
+from gridweave.compiled.compiler import Compiled, CompiledQuery, compile_query
+from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
+from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
+# Errors that mean "this pooled connection is gone" (a restarted server, a failover, a
+# terminated backend): the read is retried once on a fresh connection.
+LOST_CONNECTION = (*DB_LOST_CONNECTION, OSError)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prepared:
+    """A parsed, valid query document and its statements, one per signature."""
+
+    doc: DocumentNode
     operation: OperationDefinitionNode
-    query: CompiledQuery
+    size: int
+    switches: tuple[Any, ...] | None = None
+    statements: dict[tuple[Hashable, ...], CompiledQuery] = field(default_factory=dict)
+    uncompiled: str | None = None
 
 
 class CompiledReads:
     """Parses, validates (with the same limit rules as strawberry) and compiles each distinct
-    document once; an LRU keeps the results, including 'not compilable'."""
+    document once; an LRU bounded by entries and by bytes keeps the results, including 'not
+    compilable'."""
 
     def __init__(
         self,
@@ -49,6 +68,7 @@ class CompiledReads:
         rules: Sequence[type[ASTValidationRule]],
         *,
         size: int = 512,
+        max_bytes: int = 32 * 1024 * 1024,
         max_network_nodes: int = 20_000,
         max_tokens: int = 2_000,
         max_page_size: int = 100,
@@ -59,34 +79,122 @@ class CompiledReads:
         self.max_network_nodes = max_network_nodes
         self.rules = list(rules)
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.fallbacks: Counter[str] = Counter()
         self._cache: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, query: str, operation_name: str | None) -> tuple[bool, Prepared | None]:
+        key = (query, operation_name)
+        with self._lock:
+            if key not in self._cache:
+                return False, None
+            self._cache.move_to_end(key)
+            return True, self._cache[key]
 
     def prepare(self, query: str, operation_name: str | None) -> Prepared | None:
-        key = (query, operation_name)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        found, prepared = self.cached(query, operation_name)
+        if found:
+            return prepared
         prepared = self._prepare(query, operation_name)
-        self._cache[key] = prepared
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+        self._store((query, operation_name), prepared, len(query))
         return prepared
+
+    def _store(self, key: tuple[str, str | None], prepared: Prepared | None, size: int) -> None:
+        with self._lock:
+            old = self._cache.pop(key, None)
+            self.bytes -= old.size if old else 0
+            self._cache[key] = prepared
+            self.bytes += size if prepared else 0
+            while len(self._cache) > self.size or self.bytes > self.max_bytes:
+                _, dropped = self._cache.popitem(last=False)
+                self.bytes -= dropped.size if dropped else 0
 
     def _prepare(self, query: str, operation_name: str | None) -> Prepared | None:
         try:
             doc = parse(query, max_tokens=self.max_tokens)
             if validate(self.schema, doc, self.rules):
                 return None
-            compiled = compile_query(
-                doc,
-                operation_name,
-                max_network_nodes=self.max_network_nodes,
-                max_page_size=self.max_page_size,
-            )
-            return Prepared(pick_operation(doc, operation_name), compiled)
-        except (GraphQLError, Fallback, RecursionError) as e:
-            log.debug("not compiled: %s", e)
+            operation = pick_operation(doc, operation_name)
+        except (GraphQLError, Fallback, RecursionError):
             return None
+        return Prepared(doc, operation, size=len(query) * 4)
+
+    def statement(self, prepared: Prepared, variables: Variables) -> CompiledQuery:
+        """The statement for these variables' signature, compiled on first use; raises Fallback."""
+        if prepared.uncompiled is not None:
+            raise Fallback(prepared.uncompiled)
+        if prepared.switches is not None:
+            signature = tuple(s(variables) for s in prepared.switches)
+            known = prepared.statements.get(signature)
+            if known is not None:
+                return known
+        try:
+            compiled = self._compile(prepared, variables)
+        except Fallback as e:
+            if e.uncompiled:
+                self._note_uncompiled(prepared, e.reason)
+            raise
+        except Exception as e:  # a compiler bug must cost speed, never an answer
+            log.exception("compiled read path failed to compile a document")
+            self._note_uncompiled(prepared, "compiler error")
+            raise Fallback("compiler error") from e
+        signature = compiled.signature(variables)
+        with self._lock:
+            if prepared.switches is None:
+                prepared.switches = compiled.switches
+            if len(prepared.statements) < 64:
+                prepared.statements[signature] = compiled.query
+                prepared.size += len(compiled.query.sql)
+                self.bytes += len(compiled.query.sql)
+        return compiled.query
+
+    def needs_compiling(self, prepared: Prepared, variables: Variables) -> bool:
+        if prepared.switches is None:
+            return prepared.uncompiled is None
+        return tuple(s(variables) for s in prepared.switches) not in prepared.statements
+
+    def _compile(self, prepared: Prepared, variables: Variables) -> Compiled:
+        return compile_query(
+            self.schema,
+            prepared.doc,
+            prepared.operation,
+            variables,
+            max_network_nodes=self.max_network_nodes,
+            max_page_size=self.max_page_size,
+        )
+
+    def _note_uncompiled(self, prepared: Prepared, reason: str) -> None:
+        prepared.uncompiled = reason
+        self.fallbacks[reason] += 1
+        name = prepared.operation.name.value if prepared.operation.name else "anonymous"
+        log.info(
+            "compiled read path: %s query %r is answered by the resolvers (slow path) because"
+            " of %s",
+            name,
+            _first_line(prepared),
+            reason,
+        )
+
+    def explain(self, query: str, variables: Variables | None = None) -> str | None:
+        """Why a query is not compiled (the field or rule), or None when it is: for tests."""
+        prepared = self._prepare(query, None)
+        if prepared is None:
+            return "not a valid single query"
+        try:
+            self._compile(
+                prepared, coerce_variables(self.schema, prepared.operation, variables or {})
+            )
+        except Fallback as e:
+            return e.reason
+        return None
+
+
+def _first_line(prepared: Prepared) -> str:
+    loc = prepared.doc.loc
+    text = loc.source.body if loc is not None else ""
+    return " ".join(text.split())[:120]
 
 
 class CompiledFirst:
@@ -149,41 +257,87 @@ class CompiledFirst:
         op_name = request.get("operationName")
         if not isinstance(variables, dict) or not (op_name is None or isinstance(op_name, str)):
             return None
-        prepared = self.reads.prepare(request["query"], op_name)
+        query = await self._statement(request["query"], op_name, variables)
+        if query is None:
+            return None
+        statement, coerced = query
+        try:
+            params = statement.params(user_id, coerced)
+        except Fallback:
+            return None
+        return await self._cached_fetch(statement, params, user_id)
+
+    async def _statement(
+        self, text: str, op_name: str | None, variables: dict[str, Any]
+    ) -> tuple[CompiledQuery, Variables] | None:
+        reads = self.reads
+        found, prepared = reads.cached(text, op_name)
+        if not found:
+            prepared = await anyio.to_thread.run_sync(reads.prepare, text, op_name)
         if prepared is None:
             return None
         try:
-            params = prepared.query.params(user_id, coerce_variables(prepared.operation, variables))
+            coerced = coerce_variables(reads.schema, prepared.operation, variables)
+            if reads.needs_compiling(prepared, coerced):
+                statement = await anyio.to_thread.run_sync(reads.statement, prepared, coerced)
+            else:
+                statement = reads.statement(prepared, coerced)
         except Fallback:
             return None
-        return await self._cached_fetch(prepared.query.sql, params, user_id)
+        return statement, coerced
 
-    async def _cached_fetch(self, sql: str, params: list[Any], user_id: int) -> bytes | None:
-        """Only while this process hears every change event may an answer be reused."""
+    async def _cached_fetch(
+        self, statement: CompiledQuery, params: list[Any], user_id: int
+    ) -> bytes | None:
+        """Only while this process hears every change event may an answer be reused; an answer
+        that depends on who asks is kept per viewer."""
         cache = self.cache if self.cache is not None and self.listening() else None
         if cache is None:
-            return await self._fetch(sql, params)
-        key = (sql, orjson.dumps(params[1:], default=str))
+            return await self._fetch(statement.sql, params)
+        viewer = user_id if statement.per_viewer else None
+        key = (statement.sql, viewer, orjson.dumps(params[1:], default=str))
         hit = cache.get(key, user_id)
         if hit is not None:
             return hit
         generation = cache.generation
-        answer = await self._fetch(sql, params)
+        answer = await self._fetch(statement.sql, params)
         if answer is not None:
             cache.put(key, user_id, answer, generation=generation)
         return answer
 
     async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
         """None hands the request to strawberry, which reports any database error in GraphQL's
-        shape (masked, with the request id) rather than as a bare HTTP 500."""
-        try:
-            async with self.engine().connect() as conn:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
+        shape (masked, with the request id) rather than as a bare HTTP 500. A lost connection is
+        thrown away with the rest of the pool it came from (they died together) and the read,
+        being idempotent, is tried once more."""
+        for attempt in (1, 2):
+            try:
+                return await self._fetch_once(sql, params)
+            except LOST_CONNECTION as e:
+                log.warning("compiled read lost its connection (attempt %d): %s", attempt, e)
+                await self.engine().dispose(close=False)
+            except DBAPIError as e:
+                if e.connection_invalidated and attempt == 1:
+                    continue
+                log.warning("compiled read failed, answering through the resolvers: %s", e)
+                return None
+            except asyncpg.PostgresError as e:
+                log.warning("compiled read failed, answering through the resolvers: %s", e)
+                return None
+        return None
+
+    async def _fetch_once(self, sql: str, params: list[Any]) -> bytes | None:
+        async with self.engine().connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            try:
                 result = await driver.fetchval(sql, *params)
-        except (asyncpg.PostgresError, DBAPIError) as e:
-            log.warning("compiled read failed, answering through the resolvers: %s", e)
-            return None
+            except LOST_CONNECTION:
+                await conn.invalidate()
+                raise
+            except asyncio.CancelledError:
+                await conn.invalidate()
+                raise
         return result.encode() if result is not None else None
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gridweave.compiled import binders as bind
-from gridweave.compiled.selection import Fallback, Selection
+from gridweave.compiled.selection import Fallback, Selection, value_of
 from gridweave.compiled.sqljson import json_object
+from gridweave.compiled.walker import refused
+from gridweave.ids import decode_id
 from gridweave.services.calendar import today
+from gridweave.services.network import check_depth
 from gridweave.services.subtree import in_subtree_sql
 
 if TYPE_CHECKING:
-    from gridweave.compiled.compiler import Compiler
+    from gridweave.compiled.walker import Compiler
 
 
 def _slashes(column: str) -> str:
@@ -86,8 +88,12 @@ def _object(c: Compiler, s: Selection, type_name: str, values: dict[str, str]) -
 
 
 def network_sql(c: Compiler, s: Selection) -> str:
-    area = c.param(bind.global_id(s.arguments.get("areaId"), "Area"), "bigint")
-    depth = c.param(bind.depth(s.arguments.get("depth")), "int")
+    area_node, depth_node = s.arguments.get("areaId"), s.arguments.get("depth")
+    area = c.param(
+        refused(lambda v: decode_id(str(value_of(area_node, v)), "Area", field=["areaId"])),
+        "bigint",
+    )
+    depth = c.param(refused(lambda v: check_depth(value_of(depth_node, v))), "int")
     root, areas, orgs, meetings = _members(area, depth)
     day = c.param(lambda _variables: today(), "date")
     c.guards.append(f"EXISTS (SELECT 1 FROM areas WHERE id = {area})")

@@ -26,7 +26,16 @@ from graphql import (
 
 
 class Fallback(Exception):
-    """The compiled path does not take this request; strawberry answers it instead."""
+    """The compiled path does not take this request; strawberry answers it instead.
+
+    ``uncompiled``: the document asks for something the compiled path does not cover (a silent
+    slow path unless logged and counted); otherwise the request carries a value the API refuses,
+    and strawberry answers with the error."""
+
+    def __init__(self, reason: str, *, uncompiled: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.uncompiled = uncompiled
 
 
 Variables = Mapping[str, Any]
@@ -61,8 +70,14 @@ def collect(
     type_names: set[str],
     fragments: Mapping[str, FragmentDefinitionNode],
 ) -> list[Selection]:
-    """Fields that apply to an object of one of ``type_names``, merged by response key."""
+    """Fields that apply to an object of one of ``type_names``, merged by response key.
+
+    Linear in the document: a fragment spread twice into one object adds the same fields again,
+    so each fragment (and each sub-selection set) is visited once per object, however often it is
+    spread (``fragment F { ...G ...G }`` chains would otherwise cost 2^n)."""
     merged: dict[str, Selection] = {}
+    seen_fragments: set[str] = set()
+    seen_sets: dict[str, set[int]] = {}
 
     def visit(selection_set: SelectionSetNode) -> None:
         for node in selection_set.selections:
@@ -74,19 +89,24 @@ def collect(
                 sel = merged.get(key)
                 if sel is None:
                     sel = merged[key] = Selection(key, node.name.value, args)
+                    seen_sets[key] = set()
                 elif sel.name != node.name.value or _arg_sig(sel.arguments) != _arg_sig(args):
                     raise Fallback("conflicting fields")
-                if node.selection_set is not None:
-                    sel.selection_sets.append(node.selection_set)
+                sub = node.selection_set
+                if sub is not None and id(sub) not in seen_sets[key]:
+                    seen_sets[key].add(id(sub))
+                    sel.selection_sets.append(sub)
             elif isinstance(node, InlineFragmentNode):
                 cond = node.type_condition.name.value if node.type_condition else None
                 if cond is None or cond in type_names:
                     visit(node.selection_set)
             elif isinstance(node, FragmentSpreadNode):
-                frag = fragments.get(node.name.value)
+                name = node.name.value
+                frag = fragments.get(name)
                 if frag is None:
                     raise Fallback("unknown fragment")
-                if frag.type_condition.name.value in type_names:
+                if name not in seen_fragments and frag.type_condition.name.value in type_names:
+                    seen_fragments.add(name)
                     visit(frag.selection_set)
 
     for s in sets:

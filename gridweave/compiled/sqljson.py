@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from gridweave.compiled.selection import Fallback
-
 MAX_KEYS = 50  # json_build_object takes at most 100 arguments
 
 
@@ -16,10 +14,15 @@ def cursor(pk_sql: str) -> str:
 
 
 def json_object(pairs: list[tuple[str, str]]) -> str:
-    if len(pairs) > MAX_KEYS:
-        raise Fallback("too many keys in one object")
-    inner = ", ".join(f"'{k}', {v}" for k, v in pairs)
-    return f"json_build_object({inner})"
+    """Keys are GraphQL names (``[_A-Za-z][_0-9A-Za-z]*``), safe inside SQL and JSON quotes.
+    Past ``json_build_object``'s argument limit the object is concatenated as text, in order."""
+    if len(pairs) <= MAX_KEYS:
+        inner = ", ".join(f"'{k}', {v}" for k, v in pairs)
+        return f"json_build_object({inner})"
+    parts = " || ',' || ".join(
+        f"'\"{k}\":' || (json_build_array({v}) -> 0)::text" for k, v in pairs
+    )
+    return f"('{{' || {parts} || '}}')::json"
 
 
 def json_list(item_sql: str, from_sql: str, order: str) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
+    GraphQLEnumType,
+    GraphQLSchema,
     NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
@@ -21,9 +23,15 @@ _CHECKS = {
     "String": lambda v: isinstance(v, str),
     "ID": lambda v: isinstance(v, str | int) and not isinstance(v, bool),
     "Boolean": lambda v: isinstance(v, bool),
-    "AreaLevel": lambda v: isinstance(v, str),
-    "OrganizationKind": lambda v: isinstance(v, str),
 }
+
+
+def _valid(schema: GraphQLSchema, type_name: str, value: Any) -> bool:
+    check = _CHECKS.get(type_name)
+    if check is not None:
+        return bool(check(value))
+    named = schema.get_type(type_name)
+    return isinstance(named, GraphQLEnumType) and isinstance(value, str) and value in named.values
 
 
 def _named(t: TypeNode) -> tuple[str, bool]:
@@ -35,7 +43,7 @@ def _named(t: TypeNode) -> tuple[str, bool]:
 
 
 def coerce_variables(
-    operation: OperationDefinitionNode, provided: Mapping[str, Any]
+    schema: GraphQLSchema, operation: OperationDefinitionNode, provided: Mapping[str, Any]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for definition in operation.variable_definitions or ():
@@ -49,8 +57,8 @@ def coerce_variables(
             value = None
         if value is None:
             if required:
-                raise Fallback("missing required variable")
-        elif type_name not in _CHECKS or not _CHECKS[type_name](value):
-            raise Fallback("variable type")
+                raise Fallback("missing required variable", uncompiled=False)
+        elif not _valid(schema, type_name, value):
+            raise Fallback("variable type", uncompiled=False)
         values[name] = str(value) if type_name == "ID" and value is not None else value
     return values

@@ -13,13 +13,13 @@ import strawberry
 
 from gridweave.errors import ValidationFailed
 from gridweave.ids import decode_any, decode_cursor
-from gridweave.models import Role
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
 from gridweave.schema.audit import AuditEntry, AuditEntryConnection
 from gridweave.schema.common import GqlInfo, Node, page_size, trim
 from gridweave.schema.permissions import ReadsLedger, SignedIn
 from gridweave.schema.users import User
 from gridweave.services import audit as svc
+from gridweave.services.access import read_policy
 from gridweave.services.users import visible_users
 
 
@@ -77,7 +77,7 @@ async def audit_chain_valid(info: GqlInfo) -> bool:
 async def audit_entry_node(info: GqlInfo, pk: int) -> Node | None:
     """``node(id)`` for an entry: null unless the caller reads the ledger."""
     actor = info.context.actor
-    if actor is None or not actor.has_role(Role.AUDITOR):
+    if not read_policy("AuditEntry").may_read(actor):
         return None
     async with info.context.sessionmaker() as session:
         row = await svc.get_entry(session, pk)

@@ -55,9 +55,10 @@ async def organizations(
     sm = info.context.sessionmaker
     async with sm() as session:
         area_pk = decode_optional(area_id, "Area", field=["areaId"])
-        path = (await get_area(session, area_pk, field=["areaId"])).path if area_pk else None
+        if area_pk is not None:
+            await get_area(session, area_pk, field=["areaId"])  # NOT_FOUND when missing
         flt = listing.OrganizationFilter(
-            kind=kind.value if kind else None, area_path=path, search=search
+            kind=kind.value if kind else None, area_id=area_pk, search=search
         )
         rows = await listing.list_organizations(session, flt, after_id=after_id, limit=limit + 1)
 

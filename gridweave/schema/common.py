@@ -11,9 +11,10 @@ from strawberry.types import Info
 
 from gridweave import models
 from gridweave.context import Context
-from gridweave.errors import DomainError, ValidationFailed
+from gridweave.errors import DomainError
 from gridweave.errors import ErrorCode as PyErrorCode
 from gridweave.ids import encode_cursor
+from gridweave.paging import page_limit
 
 GqlInfo = Info[Context, None]
 
@@ -70,13 +71,7 @@ class UserError:
 
 
 def page_size(info: GqlInfo, first: int | None) -> int:
-    """``first`` defaults to 20 and may not exceed the configured page size (100)."""
-    limit = info.context.settings.max_page_size
-    if first is None:
-        return min(20, limit)
-    if first < 0 or first > limit:
-        raise ValidationFailed(f"'first' must be between 0 and {limit}.", field=["first"])
-    return first
+    return page_limit(first, info.context.settings.max_page_size)
 
 
 def page_info(pks: Sequence[int], *, has_next: bool, has_previous: bool) -> PageInfo:

@@ -7,8 +7,8 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from gridweave.models import Role
 from gridweave.schema.common import GqlInfo
+from gridweave.services.access import read_policy
 
 
 class SignedIn(BasePermission):
@@ -24,5 +24,4 @@ class ReadsLedger(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: GqlInfo, **kwargs: Any) -> bool:
-        actor = info.context.actor
-        return actor is not None and actor.has_role(Role.AUDITOR)
+        return read_policy("AuditEntry").may_read(info.context.actor)

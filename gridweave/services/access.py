@@ -131,3 +131,68 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
         return None
     grants = tuple(Grant(Role(r), a, p, o) for r, a, p, o in rows if r is not None)
     return Actor(user_id=user_id, grants=grants)
+
+
+# ---------------------------------------------------------------- read visibility
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPolicy:
+    """Which viewers read a type's rows: the one declaration that the resolvers, ``node()`` and
+    the compiled read path all ask.
+
+    ``roles`` None: every signed-in user (public commitments, the region's map). Otherwise only
+    viewers holding one of ``roles`` (ADMIN always does). A type whose rule cannot be written in
+    SQL sets ``compiled=False``, and the compiled path refuses to compile it."""
+
+    roles: frozenset[Role] | None = None
+    compiled: bool = True
+
+    @property
+    def per_viewer(self) -> bool:
+        """Whether two signed-in viewers may get different answers."""
+        return self.roles is not None or not self.compiled
+
+    def may_read(self, actor: Actor | None) -> bool:
+        if actor is None:
+            return False
+        return self.roles is None or actor.has_role(*self.roles)
+
+    def sql(self, viewer: str) -> str:
+        """The same rule as a SQL condition on the viewer's user id (the SQL expression
+        ``viewer``)."""
+        if self.roles is None:
+            return "TRUE"
+        names = ",".join(sorted({Role.ADMIN.value, *(r.value for r in self.roles)}))
+        return (
+            f"EXISTS (SELECT 1 FROM role_grants WHERE user_id = {viewer}"
+            f" AND role = ANY('{{{names}}}'::text[]))"
+        )
+
+
+SIGNED_IN = ReadPolicy()
+READ_POLICIES: dict[str, ReadPolicy] = {
+    "Area": SIGNED_IN,
+    "Organization": SIGNED_IN,
+    "ServiceCategory": SIGNED_IN,
+    # Parts of an organization's public profile.
+    "ServiceArea": SIGNED_IN,
+    "OrganizationLink": SIGNED_IN,
+    # Joint meetings and co-building agreements are public commitments (三个公开): every
+    # signed-in user reads them, with their sessions, terms and commitments.
+    "JointMeeting": SIGNED_IN,
+    "JointMeetingMember": SIGNED_IN,
+    "ConvenerTerm": SIGNED_IN,
+    "MeetingSession": SIGNED_IN,
+    "Agreement": SIGNED_IN,
+    "Commitment": SIGNED_IN,
+    # The ledger names who changed what: auditors (and admins) read it.
+    "AuditEntry": ReadPolicy(roles=frozenset({Role.AUDITOR})),
+    # Users see themselves; auditors everyone; coordinators the users of their areas
+    # (services.users.may_see needs both users' grants: answered by the resolvers only).
+    "User": ReadPolicy(compiled=False),
+}
+
+
+def read_policy(type_name: str) -> ReadPolicy:
+    return READ_POLICIES[type_name]

@@ -58,6 +58,18 @@ _AGREEMENTS = text(
 )
 
 
+MAX_DEPTH = 32  # areas nest seven levels deep; anything larger means "all levels"
+
+
+def check_depth(depth: int | None) -> int | None:
+    """``depth`` levels below the area (None: all); shared by both read paths."""
+    if depth is None:
+        return None
+    if depth < 0:
+        raise ValidationFailed("'depth' cannot be negative.", field=["depth"])
+    return min(depth, MAX_DEPTH)
+
+
 async def area_network(
     session: AsyncSession,
     *,
@@ -67,8 +79,7 @@ async def area_network(
     max_nodes: int,
 ) -> nx.MultiDiGraph:
     require_actor(actor)
-    if depth is not None and depth < 0:
-        raise ValidationFailed("'depth' cannot be negative.", field=["depth"])
+    depth = check_depth(depth)
     root = await get_area(session, area_id, field=["areaId"])
     root_slashes = root.path.count("/")
     max_slashes = root_slashes + depth if depth is not None else 10_000

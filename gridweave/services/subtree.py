@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal
+from sqlalchemy import ColumnElement, and_, func, literal, literal_column
 
 
 def in_subtree_sql(column: str, path: str) -> str:
@@ -17,10 +17,13 @@ def in_subtree_sql(column: str, path: str) -> str:
     return f"({column} ~>=~ {path} AND {column} ~<~ (left({path}, -1) || '0'))"
 
 
-def in_subtree(column: Any, path: str) -> ColumnElement[bool]:
-    """The same condition for a SQLAlchemy column and a known path."""
-    upper = path[:-1] + "0"
-    return and_(column.op("~>=~")(literal(path)), column.op("~<~")(literal(upper)))
+def in_subtree(column: Any, path: Any) -> ColumnElement[bool]:
+    """The same condition for a SQLAlchemy column and a known path (a string) or a SQL
+    expression that yields one."""
+    if isinstance(path, str):
+        return and_(column.op("~>=~")(literal(path)), column.op("~<~")(literal(path[:-1] + "0")))
+    upper = func.left(path, literal_column("-1")).op("||")(literal_column("'0'"))
+    return and_(column.op("~>=~")(path), column.op("~<~")(upper))
 
 
 __all__ = ["in_subtree", "in_subtree_sql"]

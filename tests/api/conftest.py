@@ -19,12 +19,17 @@ async def reader_client(
     request: pytest.FixtureRequest, settings: Settings, database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that answers reads through the compiled read path, and then of one
-    that answers them through strawberry's resolvers."""
+    that answers them through strawberry's resolvers. The compiled variant fails the test when
+    any query it was sent fell back to the resolvers for a field the compiled path does not
+    cover (refused values, which strawberry answers with an error, are fine)."""
     app = create_app(
         settings.model_copy(update={"compiled_reads": request.param}), database_url=database_url
     )
     async with serve(app) as c:
         yield c
+    if request.param:
+        fallbacks = dict(app.state.compiled_reads.reads.fallbacks)
+        assert fallbacks == {}, f"the compiled path did not answer: {fallbacks}"
 
 
 @pytest.fixture

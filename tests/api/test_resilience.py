@@ -1,0 +1,119 @@
+"""Faults of a whole class, not of one request: a document whose fragments fan out exponentially
+is walked in linear time, and a database that drops every connection costs only the requests in
+flight at that moment, on both read paths."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+import asyncpg
+import httpx
+import pytest
+from graphql import OperationDefinitionNode, parse
+
+from gridweave.app import create_app
+from gridweave.compiled.selection import collect, fragments_of
+from gridweave.db import Sessionmaker, asyncpg_dsn
+from gridweave.settings import Settings
+from tests.api.helpers import serve
+from tests.factories import gid, make_area, make_user, token_for
+
+
+def fan_out(n: int) -> str:
+    """``F0 { ...F1 ...F1 }``, ``F1 { ...F2 ...F2 }``...: valid, and 2^n spreads if not deduped."""
+    spreads = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(n))
+    return f"query {{ ...F0 }} {spreads} fragment F{n} on Query {{ __typename }}"
+
+
+async def test_fragment_fan_out_is_walked_once() -> None:
+    doc = parse(fan_out(60))
+    op = next(d for d in doc.definitions if isinstance(d, OperationDefinitionNode))
+    with anyio.fail_after(10):  # a hang guard, not a performance goal: 2^60 walks never end
+        fields = await anyio.to_thread.run_sync(
+            lambda: collect([op.selection_set], {"Query"}, fragments_of(doc))
+        )
+    assert [f.name for f in fields] == ["__typename"]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "strawberry"])
+async def test_a_fan_out_document_is_answered_and_the_process_stays_responsive(
+    compiled: bool, settings: Settings, database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    token = token_for(settings, await make_user(sessionmaker, "COORDINATOR"))
+    app = create_app(
+        settings.model_copy(update={"compiled_reads": compiled}), database_url=database_url
+    )
+    async with serve(app) as client:
+        with anyio.fail_after(30):
+            r, health = await asyncio.gather(
+                client.post(
+                    "/graphql",
+                    json={"query": fan_out(30)},
+                    headers={"Authorization": f"Bearer {token}"},
+                ),
+                client.get("/healthz"),
+            )
+    assert health.status_code == 200
+    assert r.status_code == 200
+    assert r.json() == {"data": {"__typename": "Query"}}
+
+
+async def _terminate_backends(database_url: str) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        killed = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name = 'gridweave'"
+        )
+        return int(killed)
+    finally:
+        await conn.close()
+
+
+QUERIES = [
+    "{ areas(first: 2) { totalCount edges { node { name } } } }",
+    "query($id: ID!) { node(id: $id) { ... on Area { name children { totalCount } } } }",
+    "{ serviceCategories { code } }",
+]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "strawberry"])
+async def test_lost_connections_cost_only_the_requests_in_flight(
+    compiled: bool, settings: Settings, database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    city = await make_area(sessionmaker)
+    token = token_for(settings, await make_user(sessionmaker, "COORDINATOR"))
+    app = create_app(
+        settings.model_copy(update={"compiled_reads": compiled}), database_url=database_url
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def ask(client: httpx.AsyncClient, i: int) -> tuple[int, Any]:
+        r = await client.post(
+            "/graphql",
+            json={"query": QUERIES[i % len(QUERIES)], "variables": {"id": gid("Area", city.id)}},
+            headers=headers,
+        )
+        return r.status_code, r.json() if r.status_code == 200 else r.text
+
+    def ok(answer: tuple[int, Any]) -> bool:
+        status, body = answer
+        return status == 200 and "errors" not in body
+
+    async with serve(app) as client:
+        warm = await asyncio.gather(*(ask(client, i) for i in range(24)))  # fill the pool
+        assert all(ok(a) for a in warm), warm
+        # Mid-run: terminate every backend while a burst is in flight. Those may fail...
+        burst = asyncio.gather(*(ask(client, i) for i in range(24)))
+        await asyncio.sleep(0)
+        assert await _terminate_backends(database_url) > 0
+        in_flight = await burst
+        assert all(a[0] in (200, 503) for a in in_flight), in_flight  # never a bare 500
+        # ...and after it, none does: the dead connections are not handed out again.
+        after = [await ask(client, i) for i in range(30)]
+        after += await asyncio.gather(*(ask(client, i) for i in range(30)))
+    failed = [a for a in after if not ok(a)]
+    assert failed == [], f"{len(failed)} of {len(after)} requests failed after the restart"

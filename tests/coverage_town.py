@@ -42,8 +42,6 @@ async def make_town(sm: Sessionmaker) -> Town:
             await s.execute(
                 text("INSERT INTO area_neighbors VALUES (:a, :b), (:b, :a)"), {"a": a.id, "b": b.id}
             )
-    provider = await make_org(
-        sm, area=community, name="P", serves={grids[0].id: ["elderly_care"]}
-    )
+    provider = await make_org(sm, area=community, name="P", serves={grids[0].id: ["elderly_care"]})
     unit = await make_org(sm, area=community, kind="CO_RESIDENT_UNIT", name="U")
     return Town(city, community, grids, building, provider, unit)

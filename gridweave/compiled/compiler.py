@@ -48,7 +48,7 @@ NOT_COMPILED: dict[str, str] = {
     "AuditEntry.actor": "who may see a user needs both users' grants (services.users.may_see)",
     "User": "per-viewer visibility that needs both users' grants (services.users.may_see)",
     "RoleGrant": "reached only through User",
-    "Query.coverage": "an analysis (multi-source search, flow) in a worker thread, not one SQL read",
+    "Query.coverage": "an analysis (search, flow) run in a worker thread, not one SQL read",
 }
 _PLACEHOLDER = re.compile(r"\$(\d+)::")
 

@@ -53,7 +53,11 @@ class VisitPeriod(StrEnum):
 
 
 PERIOD_ORDER = {VisitPeriod.MONTH: 0, VisitPeriod.QUARTER: 1, VisitPeriod.YEAR: 2}
-PERIOD_WORDS = {VisitPeriod.MONTH: "month", VisitPeriod.QUARTER: "quarter", VisitPeriod.YEAR: "year"}
+PERIOD_WORDS = {
+    VisitPeriod.MONTH: "month",
+    VisitPeriod.QUARTER: "quarter",
+    VisitPeriod.YEAR: "year",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +371,7 @@ def provider_gaps(
         )
         name = data.category_names.get(cid, data.categories[cid])
         within = "" if rules.max_hops == 0 else f" within {rules.max_hops} neighbouring areas"
-        for t in np.flatnonzero(none):
+        for t in np.flatnonzero(none).tolist():
             a = int(prep.targets[t])
             gaps.append(
                 Gap(
@@ -379,7 +383,7 @@ def provider_gaps(
                     target=int(t),
                 )
             )
-        for t in np.flatnonzero(single):
+        for t in np.flatnonzero(single).tolist():
             a = int(prep.targets[t])
             o = int(lo[t])
             gaps.append(
@@ -426,8 +430,12 @@ def activity_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]
         short = applies & ~flagged & (done < rule.min_activities)
         flagged |= applies  # the strictest rule that applies decides
         word = PERIOD_WORDS[rule.period]
-        why = f" ({', '.join(g.lower().replace('_', ' ') for g in rule.groups)})" if rule.groups else ""
-        for t in np.flatnonzero(short):
+        why = (
+            f" ({', '.join(g.lower().replace('_', ' ') for g in rule.groups)})"
+            if rule.groups
+            else ""
+        )
+        for t in np.flatnonzero(short).tolist():
             a = int(prep.targets[t])
             gaps.append(
                 Gap(
@@ -499,7 +507,7 @@ def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
     gaps: list[Gap] = []
     for lv, count, what, present, kind, missing in checks:
         bad = np.flatnonzero((data.level == LEVEL[lv]) & (count >= need) & (present == 0))
-        for a in bad:
+        for a in bad.tolist():
             gaps.append(
                 Gap(
                     kind,
@@ -515,10 +523,10 @@ def office_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
     """Each community keeps 30 m² of office space per 100 households (每建设100户预留30平方米)."""
     gaps: list[Gap] = []
     cent = Decimal("0.01")
-    for a in np.flatnonzero(data.level == LEVEL[AreaLevel.COMMUNITY]):
-        need = (Decimal(int(data.households[a])) * rules.office_m2_per_100_households / 100).quantize(
-            cent, rounding=ROUND_HALF_UP
-        )
+    for a in np.flatnonzero(data.level == LEVEL[AreaLevel.COMMUNITY]).tolist():
+        need = (
+            Decimal(int(data.households[a])) * rules.office_m2_per_100_households / 100
+        ).quantize(cent, rounding=ROUND_HALF_UP)
         has = data.office_space[a]
         if need == 0 or (has is not None and has >= need):
             continue
@@ -546,7 +554,7 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
         c = int(community[data.org_area[o]])
         if kind == OrganizationKind.CO_RESIDENT_UNIT and c >= 0:
             units_by_community.setdefault(c, []).append(o)
-    for a in np.flatnonzero(data.level == LEVEL[AreaLevel.COMMUNITY]):
+    for a in np.flatnonzero(data.level == LEVEL[AreaLevel.COMMUNITY]).tolist():
         if int(a) in with_agreement:
             continue
         units = sorted(units_by_community.get(int(a), []), key=lambda o: -data.org_recent[o])

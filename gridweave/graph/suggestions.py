@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 import numpy as np
 
-from gridweave.graph.coverage import CoverageData, Gap, GapKind, I64, Prepared, Rules
+from gridweave.graph.coverage import I64, CoverageData, Gap, GapKind, Prepared, Rules
 
 HOP_COST = 100  # one hop further away
 LOAD_COST = 5  # per area the organization already serves (capped at LOAD_CAP)

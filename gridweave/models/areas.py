@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from enum import StrEnum
-
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text

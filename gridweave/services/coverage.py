@@ -270,9 +270,7 @@ async def load_coverage_data(
     ]
     meeting_rows = (await session.execute(_MEETINGS, {**base, "as_of": day})).all()
     rotations: dict[int, list[rotation.Rotation]] = {}
-    for r in (
-        await session.execute(_ROTATIONS, {"ids": [m.id for m in meeting_rows]})
-    ).all():
+    for r in (await session.execute(_ROTATIONS, {"ids": [m.id for m in meeting_rows]})).all():
         rotations.setdefault(r.meeting_id, []).append(
             rotation.Rotation(r.effective_from, tuple(r.member_ids), r.anchor)
         )

@@ -37,12 +37,20 @@ async def test_a_coordinator_reads_the_report_and_a_change_shows_in_the_next_one
     client: object, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     town = await make_town(sessionmaker)
-    api = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=town.community)))  # type: ignore[arg-type]
+    api = Api(
+        client,
+        token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=town.community)),
+    )  # type: ignore[arg-type]
     area = gid("Area", town.community.id)
     first = (await api.data(REPORT, area=area, codes=["elderly_care"], hops=0))["coverage"]
     assert first["area"]["name"] == town.community.name
     assert first["byCategory"] == [
-        {"category": {"code": "elderly_care"}, "areasTotal": 3, "areasCovered": 1, "householdsUncovered": 200}
+        {
+            "category": {"code": "elderly_care"},
+            "areasTotal": 3,
+            "areasCovered": 1,
+            "householdsUncovered": 200,
+        }
     ]
     no_provider = [g for g in first["gaps"] if g["kind"] == "NO_PROVIDER"]
     assert sorted(g["area"]["name"] for g in no_provider) == ["G2", "G3"]
@@ -51,12 +59,24 @@ async def test_a_coordinator_reads_the_report_and_a_change_shows_in_the_next_one
     single = next(g for g in first["gaps"] if g["kind"] == "SINGLE_PROVIDER")
     assert (single["area"]["name"], single["organization"]["name"]) == ("G1", "P")
     kinds = {g["kind"] for g in first["gaps"]}
-    assert {"NO_AGREEMENT", "UNENGAGED_UNIT", "NO_PARTY_GROUP", "OFFICE_SPACE_SHORT", "INSUFFICIENT_ACTIVITY"} <= kinds
+    assert {
+        "NO_AGREEMENT",
+        "UNENGAGED_UNIT",
+        "NO_PARTY_GROUP",
+        "OFFICE_SPACE_SHORT",
+        "INSUFFICIENT_ACTIVITY",
+    } <= kinds
     severities = [g["severity"] for g in first["gaps"]]
     assert severities == sorted(severities, reverse=True)
 
     # when P starts serving G2 and G3 as well as G1 (through the API)
-    changed = await api.data(UPDATE, org=gid("Organization", town.provider.id), g1=gid("Area", town.grids[0].id), g2=gid("Area", town.grids[1].id), g3=gid("Area", town.grids[2].id))
+    changed = await api.data(
+        UPDATE,
+        org=gid("Organization", town.provider.id),
+        g1=gid("Area", town.grids[0].id),
+        g2=gid("Area", town.grids[1].id),
+        g3=gid("Area", town.grids[2].id),
+    )
     assert changed["updateOrganization"]["userErrors"] == []
     # then the next report has no grid without a provider (the change event drops the cache)
     for _ in range(250):
@@ -74,7 +94,9 @@ async def test_refusals(client: object, sessionmaker: Sessionmaker, settings: Se
     anonymous = await Api(client)(REPORT, area=area)  # type: ignore[arg-type]
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     elsewhere = await make_area(sessionmaker, level="COMMUNITY", parent=town.city)
-    outsider = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=elsewhere)))  # type: ignore[arg-type]
+    outsider = Api(
+        client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=elsewhere))
+    )  # type: ignore[arg-type]
     refused = await outsider(REPORT, area=area)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert refused["data"] is None
@@ -82,6 +104,11 @@ async def test_refusals(client: object, sessionmaker: Sessionmaker, settings: Se
     too_far = await admin(REPORT, area=area, hops=50)
     assert too_far["errors"][0]["extensions"] == {"code": "VALIDATION", "field": ["maxHops"]}
     unknown = await admin(REPORT, area=area, codes=["nope"])
-    assert unknown["errors"][0]["extensions"] == {"code": "VALIDATION", "field": ["categoryCodes", "0"]}
-    page = await admin("query($a: ID!) { coverage(areaId: $a) { gaps(first: 101) { kind } } }", a=area)
+    assert unknown["errors"][0]["extensions"] == {
+        "code": "VALIDATION",
+        "field": ["categoryCodes", "0"],
+    }
+    page = await admin(
+        "query($a: ID!) { coverage(areaId: $a) { gaps(first: 101) { kind } } }", a=area
+    )
     assert page["errors"][0]["extensions"]["code"] == "PAGE_TOO_LARGE"  # the page-size rule

@@ -33,7 +33,7 @@ class A:
 
 
 @dataclass
-class O:
+class Org:
     name: str
     area: str
     kind: str = "SOCIAL_ORGANIZATION"
@@ -45,7 +45,7 @@ class O:
 @dataclass
 class Region:
     areas: list[A]
-    orgs: list[O] = field(default_factory=list)
+    orgs: list[Org] = field(default_factory=list)
     neighbors: list[tuple[str, str]] = field(default_factory=list)
     services: list[tuple[str, str, int]] = field(default_factory=list)  # org, area, category
     categories: dict[int, str] = field(default_factory=lambda: {1: "ELDERLY_CARE"})

@@ -21,25 +21,27 @@ from gridweave.graph.coverage import (
     coverage_gaps,
     provider_reach,
 )
-from tests.graph.coverage_regions import A, L, O, Region, line, line_of_grids
+from tests.graph.coverage_regions import A, L, Org, Region, line, line_of_grids
 
 K = GapKind
 
 
 def gaps(result: CoverageResult, kind: GapKind) -> list[tuple[int, float, int | None]]:
     """(area id, severity, organization id) of one kind, sorted by area id."""
-    return sorted(
-        (g.area_id, g.severity, g.organization_id) for g in result.gaps if g.kind is kind
-    )
+    return sorted((g.area_id, g.severity, g.organization_id) for g in result.gaps if g.kind is kind)
 
 
 def test_no_provider_counts_providers_up_to_max_hops_away() -> None:
     # given grids G1-G2-G3-G4 in a line, and one organization serving G1
-    r = Region(line_of_grids(4), [O("P", "G1")], line(4), [("P", "G1", 1)])
+    r = Region(line_of_grids(4), [Org("P", "G1")], line(4), [("P", "G1", 1)])
     g = r.area_id
     # when nothing may be borrowed from neighbours, three grids have no provider
     strict = coverage_gaps(r.data(), Rules(max_hops=0))
-    assert gaps(strict, K.NO_PROVIDER) == [(g("G2"), 100.0, None), (g("G3"), 100.0, None), (g("G4"), 100.0, None)]
+    assert gaps(strict, K.NO_PROVIDER) == [
+        (g("G2"), 100.0, None),
+        (g("G3"), 100.0, None),
+        (g("G4"), 100.0, None),
+    ]
     # and within one hop G2 is served too
     near = coverage_gaps(r.data(), Rules(max_hops=1))
     assert gaps(near, K.NO_PROVIDER) == [(g("G3"), 100.0, None), (g("G4"), 100.0, None)]
@@ -51,14 +53,18 @@ def test_single_provider_names_the_one_organization() -> None:
     # given P serving G1 and Q serving G2 in a line of four grids
     r = Region(
         line_of_grids(4),
-        [O("P", "G1"), O("Q", "G2")],
+        [Org("P", "G1"), Org("Q", "G2")],
         line(4),
         [("P", "G1", 1), ("Q", "G2", 1), ("P", "G1", 2)],
         categories={1: "ELDERLY_CARE", 2: "CHILD_CARE"},
     )
     g, o = r.area_id, r.org_id
     result = coverage_gaps(r.data(), Rules(max_hops=1))
-    single = sorted((x.area_id, x.category_id, x.organization_id) for x in result.gaps if x.kind is K.SINGLE_PROVIDER)
+    single = sorted(
+        (x.area_id, x.category_id, x.organization_id)
+        for x in result.gaps
+        if x.kind is K.SINGLE_PROVIDER
+    )
     # then in category 1 G3 reaches only Q (G1 and G2 reach both); in category 2 G1, G2 reach only P
     assert single == [(g("G1"), 2, o("P")), (g("G2"), 2, o("P")), (g("G3"), 1, o("Q"))]
     none = sorted((x.area_id, x.category_id) for x in result.gaps if x.kind is K.NO_PROVIDER)
@@ -67,7 +73,9 @@ def test_single_provider_names_the_one_organization() -> None:
 
 def test_a_provider_of_a_community_serves_its_grids_and_of_a_building_its_grid() -> None:
     areas = [*line_of_grids(3), A("B", L.BUILDING, "G3")]
-    r = Region(areas, [O("P", "C"), O("Q", "B")], [], [("P", "C", 1), ("Q", "B", 2)], {1: "X", 2: "Y"})
+    r = Region(
+        areas, [Org("P", "C"), Org("Q", "B")], [], [("P", "C", 1), ("Q", "B", 2)], {1: "X", 2: "Y"}
+    )
     result = coverage_gaps(r.data(), Rules(max_hops=0))
     none = sorted((x.area_id, x.category_id) for x in result.gaps if x.kind is K.NO_PROVIDER)
     assert none == [(r.area_id("G1"), 2), (r.area_id("G2"), 2)]
@@ -82,7 +90,10 @@ def test_severity_weights_vulnerable_groups_and_orders_gaps() -> None:
     weights = {"ELDERLY_LIVING_ALONE": 3.0, "MOBILE_POPULATION": 0.5}
     result = coverage_gaps(r.data(), Rules(max_hops=0, weights=weights))
     # G1: 50 + 3*4 + 0.5*10 = 67; G2: 50
-    assert gaps(result, K.NO_PROVIDER) == [(r.area_id("G1"), 67.0, None), (r.area_id("G2"), 50.0, None)]
+    assert gaps(result, K.NO_PROVIDER) == [
+        (r.area_id("G1"), 67.0, None),
+        (r.area_id("G2"), 50.0, None),
+    ]
     provider = [x for x in result.gaps if x.kind is K.NO_PROVIDER]
     assert [x.area_id for x in provider] == [r.area_id("G1"), r.area_id("G2")]
     assert all(a.severity >= b.severity for a, b in zip(result.gaps, result.gaps[1:], strict=False))
@@ -101,14 +112,26 @@ def test_insufficient_activity_follows_the_visit_rules() -> None:
     areas.append(A("B4", L.BUILDING, "G4", visits=(0, 0, 1)))
     r = Region(areas)
     result = coverage_gaps(r.data(), Rules())
-    got = sorted((x.area_id, x.severity, x.message) for x in result.gaps if x.kind is K.INSUFFICIENT_ACTIVITY)
+    got = sorted(
+        (x.area_id, x.severity, x.message) for x in result.gaps if x.kind is K.INSUFFICIENT_ACTIVITY
+    )
     assert got == [
-        (r.area_id("G1"), 106.0, "G1: 0 service activities in the last month, the visit rule asks 1 (elderly living alone, left behind children)."),
-        (r.area_id("G2"), 103.0, "G2: 0 service activities in the last quarter, the visit rule asks 1 (hardship households, disabled households, mobile population)."),
+        (
+            r.area_id("G1"),
+            106.0,
+            "G1: 0 service activities in the last month, the visit rule asks 1 (elderly living alone, left behind children).",
+        ),
+        (
+            r.area_id("G2"),
+            103.0,
+            "G2: 0 service activities in the last quarter, the visit rule asks 1 (hardship households, disabled households, mobile population).",
+        ),
     ]
     # the rules are data: asking two visits a year everywhere flags G3 and G4 as well
     yearly = Rules(visit_rules=(VisitRule(VisitPeriod.YEAR, (), 2),))
-    flagged = {x.area_id for x in coverage_gaps(r.data(), yearly).gaps if x.kind is K.INSUFFICIENT_ACTIVITY}
+    flagged = {
+        x.area_id for x in coverage_gaps(r.data(), yearly).gaps if x.kind is K.INSUFFICIENT_ACTIVITY
+    }
     assert flagged == {r.area_id("G3"), r.area_id("G4")}
 
 
@@ -128,12 +151,12 @@ def test_the_333_rule() -> None:
     ]
     p = "PARTY_ORGANIZATION"
     orgs = [
-        O("g2", "B2", p, "GROUP"),
-        O("g3", "B3", p, "GROUP"),
-        O("g4", "B4", p, "GROUP"),  # Y1 holds 3 groups and no branch
-        O("b2", "Y2", p, "BRANCH"),
-        O("b3", "Y3", p, "BRANCH"),
-        O("b4", "Y4", p, "BRANCH"),  # C holds 3 branches and no committee
+        Org("g2", "B2", p, "GROUP"),
+        Org("g3", "B3", p, "GROUP"),
+        Org("g4", "B4", p, "GROUP"),  # Y1 holds 3 groups and no branch
+        Org("b2", "Y2", p, "BRANCH"),
+        Org("b3", "Y3", p, "BRANCH"),
+        Org("b4", "Y4", p, "BRANCH"),  # C holds 3 branches and no committee
     ]
     r = Region(areas, orgs)
     result = coverage_gaps(r.data(), Rules())
@@ -141,7 +164,7 @@ def test_the_333_rule() -> None:
     assert gaps(result, K.NO_PARTY_BRANCH) == [(r.area_id("Y1"), 150.0, None)]
     assert gaps(result, K.NO_PARTY_COMMITTEE) == [(r.area_id("C"), 900.0, None)]
     # a general branch at the community satisfies the rule
-    r.orgs.append(O("gb", "C", p, "GENERAL_BRANCH"))
+    r.orgs.append(Org("gb", "C", p, "GENERAL_BRANCH"))
     assert gaps(coverage_gaps(r.data(), Rules()), K.NO_PARTY_COMMITTEE) == []
 
 
@@ -167,7 +190,7 @@ def test_agreements_meetings_and_unengaged_units() -> None:
         A("C2", L.COMMUNITY, "City", households=200, office=Decimal(500)),
     ]
     u = "CO_RESIDENT_UNIT"
-    orgs = [O("U1", "C1", u), O("U2", "C2", u, recent=5), O("U3", "C2", u, recent=0)]
+    orgs = [Org("U1", "C1", u), Org("U2", "C2", u, recent=5), Org("U3", "C2", u, recent=0)]
     r = Region(
         areas,
         orgs,
@@ -182,7 +205,10 @@ def test_agreements_meetings_and_unengaged_units() -> None:
     result = coverage_gaps(r.data(), Rules())
     assert gaps(result, K.NO_AGREEMENT) == [(a("C2"), 200.0, None)]
     (no_agreement,) = [g for g in result.gaps if g.kind is K.NO_AGREEMENT]
-    assert no_agreement.suggestions == (o("U2"), o("U3"))  # the community's units, most active first
+    assert no_agreement.suggestions == (
+        o("U2"),
+        o("U3"),
+    )  # the community's units, most active first
     assert gaps(result, K.AGREEMENT_UNDERPERFORMING) == [(a("C1"), 400.0, o("U1"))]
     assert gaps(result, K.MEETING_OVERDUE) == [(a("C1"), 400.0, o("U1"))]
     assert gaps(result, K.UNENGAGED_UNIT) == [(a("C2"), 200.0, o("U3"))]
@@ -193,7 +219,7 @@ def test_suggestions_respect_capacity_where_greedy_would_not() -> None:
     # cheaper), and G3 one hop from A only (B is three hops off)
     areas = [*line_of_grids(3), A("X", L.GRID, "C")]
     areas[2].households = 500
-    orgs = [O("A", "G2"), O("B", "X", load=10)]
+    orgs = [Org("A", "G2"), Org("B", "X", load=10)]
     neighbors = [("G1", "G2"), ("G2", "G3"), ("G1", "X")]
     services = [("A", "G2", 1), ("B", "X", 1)]
     r = Region(areas, orgs, neighbors, services)
@@ -213,7 +239,10 @@ def test_the_multi_source_search_agrees_with_scipy_and_networkx(seed: int) -> No
     g = nx.gnm_random_graph(n, 600, seed=seed)
     edges = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
     m = sp.csr_matrix(
-        (np.ones(2 * len(edges)), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+        (
+            np.ones(2 * len(edges)),
+            (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]]),
+        ),
         shape=(n, n),
     )
     src = np.array(rng.sample(range(n), 12), dtype=np.int64)

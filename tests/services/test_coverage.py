@@ -151,7 +151,11 @@ async def test_coverage_is_read_only_within_the_viewers_scope(
     member = await member_of(sessionmaker, town.provider)
     auditor_user = await make_user(sessionmaker, "AUDITOR", area=town.city)
     auditor = Actor(auditor_user.id, (Grant(Role.AUDITOR, town.city.id, town.city.path),))
-    for who, code in ((None, ErrorCode.UNAUTHENTICATED), (outsider, ErrorCode.FORBIDDEN), (member, ErrorCode.FORBIDDEN)):
+    for who, code in (
+        (None, ErrorCode.UNAUTHENTICATED),
+        (outsider, ErrorCode.FORBIDDEN),
+        (member, ErrorCode.FORBIDDEN),
+    ):
         with pytest.raises(DomainError) as e:
             await report(sessionmaker, settings, who, town.community)
         assert e.value.code is code
@@ -159,7 +163,9 @@ async def test_coverage_is_read_only_within_the_viewers_scope(
     street_path = town.community.path.rsplit("/", 2)[0] + "/"
     boss = Actor(1, (Grant(Role.COORDINATOR, town.community.parent_id, street_path),))
     assert (await report(sessionmaker, settings, boss, town.community)).area.id == town.community.id
-    assert (await report(sessionmaker, settings, auditor, town.community)).area.id == town.community.id
+    assert (
+        await report(sessionmaker, settings, auditor, town.community)
+    ).area.id == town.community.id
 
 
 @pytest.mark.parametrize(
@@ -200,7 +206,8 @@ async def test_the_cache_is_dropped_by_a_change_in_its_subtree(
         serves={town.grids[1].id: ["elderly_care"], town.grids[2].id: ["elderly_care"]},
     )
     cached = await report(sessionmaker, settings, actor, town.community, **kw)
-    assert cache.hits == 1 and cached.data is first.data
+    assert cache.hits == 1
+    assert cached.data is first.data
     cache.on_change({"action": "x", "area": "/999999/"})  # elsewhere: kept
     assert (await report(sessionmaker, settings, actor, town.community, **kw)).data is first.data
     cache.on_change({"action": "updateOrganization", "area": town.grids[1].path})

@@ -38,9 +38,7 @@ def upgrade() -> None:
     op.add_column(
         "areas", sa.Column("boundary", postgresql.JSONB(astext_type=sa.Text()), nullable=True)
     )
-    op.create_check_constraint(
-        op.f("ck_areas_party_members_nonneg"), "areas", "party_members >= 0"
-    )
+    op.create_check_constraint(op.f("ck_areas_party_members_nonneg"), "areas", "party_members >= 0")
     op.create_check_constraint(
         op.f("ck_areas_office_space_nonneg"), "areas", "office_space_m2 >= 0"
     )
@@ -73,9 +71,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_organizations_party_level", table_name="organizations")
-    op.drop_constraint(
-        op.f("ck_organizations_party_level_valid"), "organizations", type_="check"
-    )
+    op.drop_constraint(op.f("ck_organizations_party_level_valid"), "organizations", type_="check")
     op.drop_column("organizations", "party_level")
     op.drop_constraint(op.f("ck_areas_boundary_is_polygon"), "areas", type_="check")
     op.drop_constraint(op.f("ck_areas_office_space_nonneg"), "areas", type_="check")

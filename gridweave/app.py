@@ -26,6 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
+from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
@@ -154,5 +155,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             lambda: app.state.listener.connected.is_set(),
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
+    app.router.routes.append(
+        Route("/maps/coverage/{area_id}.svg", coverage_map_endpoint(settings), methods=["GET"])
+    )
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     return app

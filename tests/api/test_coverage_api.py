@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from gridweave.db import Sessionmaker
 from gridweave.settings import Settings
@@ -112,3 +113,36 @@ async def test_refusals(client: object, sessionmaker: Sessionmaker, settings: Se
         "query($a: ID!) { coverage(areaId: $a) { gaps(first: 101) { kind } } }", a=area
     )
     assert page["errors"][0]["extensions"]["code"] == "PAGE_TOO_LARGE"  # the page-size rule
+
+
+async def test_the_map_is_served_for_a_bearer_token(
+    client: object, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    town = await make_town(sessionmaker)
+    c: Any = client
+    url = f"/maps/coverage/{gid('Area', town.community.id)}.svg?category=elderly_care&maxHops=0"
+    assert (await c.get(url)).status_code == 401
+    outsider = await make_user(
+        sessionmaker,
+        "COORDINATOR",
+        area=await make_area(sessionmaker, level="COMMUNITY", parent=town.city),
+    )
+    refused = await c.get(url, headers={"Authorization": f"Bearer {token_for(settings, outsider)}"})
+    assert refused.status_code == 403
+    coordinator = await make_user(sessionmaker, "COORDINATOR", area=town.community)
+    r = await c.get(url, headers={"Authorization": f"Bearer {token_for(settings, coordinator)}"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    svg = r.text
+    assert svg.startswith("<svg")
+    assert "缺口严重度" in svg
+    # three grids without boundaries: tiles from the adjacency layout, G1 (served) in the
+    # "no gap" colour apart from its single-provider and activity gaps
+    assert svg.count("<rect x=") >= 3
+    assert "G2: " in svg
+    assert "G3: " in svg
+    bad = await c.get(
+        url.replace("maxHops=0", "maxHops=99"),
+        headers={"Authorization": f"Bearer {token_for(settings, coordinator)}"},
+    )
+    assert bad.status_code == 400

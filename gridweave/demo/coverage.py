@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -74,6 +75,33 @@ def demoted(plan: AreaPlan) -> list[int]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Square:
+    """One community's square, cut into ``cols`` x ``rows`` grid cells."""
+
+    key: int
+    x0: float
+    y0: float
+    cols: int
+    rows: int
+
+    def vertex(self, i: int, j: int) -> list[float]:
+        w, h = CELL / self.cols, CELL / self.rows
+        x, y = self.x0 + i * w, self.y0 - j * h
+        if 0 < i < self.cols and 0 < j < self.rows:
+            x += ((_h(self.key, i, j, "x") % 1000) / 1000 - 0.5) * JITTER * w
+            y += ((_h(self.key, i, j, "y") % 1000) / 1000 - 0.5) * JITTER * h
+        return [round(x, 6), round(y, 6)]
+
+    def ring(self, n: int, last: bool) -> list[list[float]]:
+        """Cell ``n`` (row-major); the last cell stretches to the square's right edge."""
+        i, j = n % self.cols, n // self.cols
+        i1 = self.cols if last else i + 1
+        ring = [self.vertex(x, j) for x in range(i, i1 + 1)]
+        ring += [self.vertex(x, j + 1) for x in range(i1, i - 1, -1)]
+        return [*ring, ring[0]]
+
+
 def boundaries(plan: AreaPlan) -> dict[int, dict[str, Any]]:
     """A GeoJSON Polygon per grid: each community's grids tile its square in the row-major
     lattice its neighbour links follow (demo.areas.lattice), with the inner vertices moved a
@@ -86,29 +114,15 @@ def boundaries(plan: AreaPlan) -> dict[int, dict[str, Any]]:
         if not grids:
             continue
         cols = math.ceil(math.sqrt(len(grids)))
-        rows = math.ceil(len(grids) / cols)
-        x0 = ORIGIN[0] + (k % per_row) * (CELL + GAP)
-        y0 = ORIGIN[1] - (k // per_row) * (CELL + GAP)
-        w, h = CELL / cols, CELL / rows
-
-        def vertex(
-            i: int, j: int, *, c: int = c, cols: int = cols, rows: int = rows
-        ) -> list[float]:
-            x, y = x0 + i * w, y0 - j * h
-            if 0 < i < cols and 0 < j < rows:
-                x += ((_h(c, i, j, "x") % 1000) / 1000 - 0.5) * JITTER * w
-                y += ((_h(c, i, j, "y") % 1000) / 1000 - 0.5) * JITTER * h
-            return [round(x, 6), round(y, 6)]
-
+        square = _Square(
+            key=c,
+            x0=ORIGIN[0] + (k % per_row) * (CELL + GAP),
+            y0=ORIGIN[1] - (k // per_row) * (CELL + GAP),
+            cols=cols,
+            rows=math.ceil(len(grids) / cols),
+        )
         for n, g in enumerate(grids):
-            i, j = n % cols, n // cols
-            # the last row's last grid stretches to the square's edge
-            i1 = cols if n == len(grids) - 1 else i + 1
-            ring = [vertex(i, j), vertex(i1, j), vertex(i1, j + 1), vertex(i, j + 1)]
-            if n == len(grids) - 1 and i1 - i > 1:
-                ring = [vertex(i, j), *[vertex(x, j) for x in range(i + 1, i1 + 1)]]
-                ring += [vertex(x, j + 1) for x in range(i1, i - 1, -1)]
-            ring.append(ring[0])
+            ring = square.ring(n, last=n == len(grids) - 1)
             out[g] = {"type": "Polygon", "coordinates": [ring]}
     return out
 

@@ -455,7 +455,7 @@ def _party(data: CoverageData, level: PartyLevel) -> I64:
         [
             i
             for i, (k, p) in enumerate(zip(data.org_kind, data.org_party_level, strict=True))
-            if k == OrganizationKind.PARTY_ORGANIZATION and p == level
+            if k == OrganizationKind.PARTY_ORGANIZATION and p == level and data.org_area[i] >= 0
         ],
         dtype=np.int64,
     )
@@ -485,7 +485,7 @@ def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
             "party members",
             located(groups),
             GapKind.NO_PARTY_GROUP,
-            "a party group (党小组)",
+            "party group (党小组)",
         ),
         (
             AreaLevel.COURTYARD,
@@ -493,7 +493,7 @@ def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
             "party groups",
             located(branches),
             GapKind.NO_PARTY_BRANCH,
-            "a party branch (党支部)",
+            "party branch (党支部)",
         ),
         (
             AreaLevel.COMMUNITY,
@@ -501,7 +501,7 @@ def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
             "party branches",
             located(heads),
             GapKind.NO_PARTY_COMMITTEE,
-            "a party committee or general branch (党委/党总支)",
+            "party committee or general branch (党委/党总支)",
         ),
     )
     gaps: list[Gap] = []
@@ -551,6 +551,8 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
     units_by_community: dict[int, list[int]] = {}
     community = prep.anc[:, LEVEL[AreaLevel.COMMUNITY]]
     for o, kind in enumerate(data.org_kind):
+        if data.org_area[o] < 0:
+            continue
         c = int(community[data.org_area[o]])
         if kind == OrganizationKind.CO_RESIDENT_UNIT and c >= 0:
             units_by_community.setdefault(c, []).append(o)
@@ -567,13 +569,19 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
                 suggestions=tuple(int(data.org_ids[o]) for o in units[:3]),
             )
         )
+    units_at: dict[int, int] = {}
+    for o, kind in enumerate(data.org_kind):
+        if kind == OrganizationKind.CO_RESIDENT_UNIT:
+            units_at[int(data.org_area[o])] = units_at.get(int(data.org_area[o]), 0) + 1
     for o in data.unengaged:
         a = int(data.org_area[o])
+        if a < 0:
+            continue
         gaps.append(
             Gap(
                 GapKind.UNENGAGED_UNIT,
                 int(data.area_ids[a]),
-                float(w[a]),
+                float(w[a]) / max(1, units_at.get(a, 1)),  # its share of its area's units
                 f"{data.org_names[o]} is in no joint meeting (联席会议).",
                 organization_id=int(data.org_ids[o]),
             )
@@ -601,7 +609,7 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
             Gap(
                 GapKind.AGREEMENT_UNDERPERFORMING,
                 int(data.area_ids[f.community]),
-                float(w[f.community]),
+                float(w[f.community]) * (f.minimum - f.done) / f.minimum,  # the shortfall
                 f"{data.org_names[f.partner]}: {f.done} of {f.minimum} agreed activities"
                 f" this quarter in {data.names[f.community]}.",
                 organization_id=int(data.org_ids[f.partner]),

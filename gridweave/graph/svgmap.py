@@ -70,8 +70,10 @@ def render(
     subtitle: str,
 ) -> str:
     bounds = bins([a.severity for a in areas])
-    body = _polygons(areas) if areas and all(a.ring for a in areas) else _tiles(areas, edges)
-    map_h = WIDTH - 2 * MARGIN
+    if areas and all(a.ring for a in areas):
+        body, map_h = _polygons(areas)
+    else:
+        body, map_h = _tiles(areas, edges), WIDTH - 2 * MARGIN
     total_h = map_h + 2 * MARGIN + LEGEND_H + 40
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{total_h}"'
@@ -93,7 +95,7 @@ def _fill(a: MapArea, bounds: Sequence[float]) -> str:
     return colour(a.severity, bounds)
 
 
-def _polygons(areas: Sequence[MapArea]) -> str:
+def _polygons(areas: Sequence[MapArea]) -> tuple[str, float]:
     bounds = bins([a.severity for a in areas])
     pts = [p for a in areas for p in (a.ring or ())]
     lon0, lon1 = min(p[0] for p in pts), max(p[0] for p in pts)
@@ -121,7 +123,7 @@ def _polygons(areas: Sequence[MapArea]) -> str:
                 f'<text x="{cx:.1f}" y="{cy:.1f}" font-size="{font:.1f}" text-anchor="middle"'
                 f' fill="#222">{escape(_short(a.label))}</text>'
             )
-    return "\n".join(parts)
+    return "\n".join(parts), (lat1 - lat0) * scale
 
 
 def _tiles(areas: Sequence[MapArea], edges: Sequence[tuple[int, int]]) -> str:
@@ -167,9 +169,10 @@ def _short(label: str) -> str:
 def _legend(bounds: Sequence[float], *, top: float) -> str:
     labels = ["无缺口 no gap"]
     lo = 0.0
+    first = True
     for b in bounds:
-        labels.append(f"{lo:,.0f} – {b:,.0f}")
-        lo = b
+        labels.append(f"{'> 0' if first else f'{lo:,.0f}'} – {b:,.0f}")
+        lo, first = b, False
     labels.append(f"> {lo:,.0f}")
     parts = [
         f'<text x="{MARGIN}" y="{top}" font-size="14" font-weight="bold">'

@@ -209,9 +209,11 @@ def test_agreements_meetings_and_unengaged_units() -> None:
         o("U2"),
         o("U3"),
     )  # the community's units, most active first
-    assert gaps(result, K.AGREEMENT_UNDERPERFORMING) == [(a("C1"), 400.0, o("U1"))]
+    # severities: the agreement's shortfall (1 of 2 missing: half of C1), the unit's share of
+    # its community's units (one of two in C2)
+    assert gaps(result, K.AGREEMENT_UNDERPERFORMING) == [(a("C1"), 200.0, o("U1"))]
     assert gaps(result, K.MEETING_OVERDUE) == [(a("C1"), 400.0, o("U1"))]
-    assert gaps(result, K.UNENGAGED_UNIT) == [(a("C2"), 200.0, o("U3"))]
+    assert gaps(result, K.UNENGAGED_UNIT) == [(a("C2"), 100.0, o("U3"))]
 
 
 def test_suggestions_respect_capacity_where_greedy_would_not() -> None:

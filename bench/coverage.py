@@ -156,7 +156,7 @@ WITH g AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(path ORDER BY id) 
 INSERT INTO service_activities (organization_id, area_id, area_path, category_id, occurred_on,
   hours, beneficiaries, source)
 SELECT o.ids[1 + (i * 104729) % cardinality(o.ids)], g.ids[1 + (i * 7919) % cardinality(g.ids)],
-  g.paths[1 + (i * 7919) % cardinality(g.ids)], 1 + i % 14, $2::date - (i % 365), 2, 3, 'DEMO'
+  g.paths[1 + (i * 7919) % cardinality(g.ids)], 1 + i % 14, $2::date - (i % 365)::int, 2, 3, 'DEMO'
 FROM g, o, generate_series(1, $1::bigint) i
 """
 

@@ -25,6 +25,7 @@ LOAD_COST = 5  # per area the organization already serves (capped at LOAD_CAP)
 LOAD_CAP = 40
 IDLE_COST = 150  # no activity in the last 90 days
 CANDIDATES_PER_GAP = 8  # the cheapest few per gap enter the flow
+SEVERITY_BONUS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +86,25 @@ def candidates(
 
 
 def assign(
-    options: dict[int, list[Candidate]], *, per_gap: int, capacity: int
+    options: dict[int, list[Candidate]],
+    *,
+    per_gap: int,
+    capacity: int,
+    severity: dict[int, float] | None = None,
 ) -> dict[int, list[int]]:
     """Organizations (indices) per gap, best first, no organization more than ``capacity``
-    times: a max flow of least cost."""
+    times: a max flow of least cost. Where capacity runs short, the more severe gaps win: each
+    suggestion a gap receives earns up to SEVERITY_BONUS (in proportion to its severity), more
+    than any difference between candidates' costs."""
     g = nx.DiGraph()
     g.add_node("s")
     g.add_node("t")
+    top = max((severity or {}).values(), default=0.0) or 1.0
     for i, cands in options.items():
         if not cands:
             continue
-        g.add_edge("s", ("gap", i), capacity=per_gap, weight=0)
+        bonus = int(SEVERITY_BONUS * (severity or {}).get(i, 0.0) / top)
+        g.add_edge("s", ("gap", i), capacity=per_gap, weight=-bonus)
         for c in cands:
             g.add_edge(("gap", i), ("org", c.org), capacity=1, weight=c.cost)
             g.add_edge(("org", c.org), "t", capacity=capacity, weight=0)
@@ -123,7 +132,12 @@ def suggest(data: CoverageData, rules: Rules, prep: Prepared, gaps: list[Gap]) -
         return gaps
     subset = [gaps[i] for i in chosen]
     options = candidates(data, rules, prep, subset)
-    picks = assign(options, per_gap=rules.suggestions_per_gap, capacity=rules.suggestion_capacity)
+    picks = assign(
+        options,
+        per_gap=rules.suggestions_per_gap,
+        capacity=rules.suggestion_capacity,
+        severity={j: g.severity for j, g in enumerate(subset)},
+    )
     out = list(gaps)
     for j, i in enumerate(chosen):
         orgs = picks.get(j, [])

@@ -260,3 +260,25 @@ def test_the_multi_source_search_agrees_with_scipy_and_networkx(seed: int) -> No
             assert (lo[v] == NONE) == (not reach)
             if reach:
                 assert (lo[v], hi[v]) == (min(reach), max(reach))
+
+
+def test_where_capacity_runs_short_the_more_severe_gap_gets_the_suggestion() -> None:
+    # G1 (severity 500) and G3 (100) both one hop from A only; A may be suggested once
+    areas = line_of_grids(3)
+    areas[2].households = 500
+    r = Region(areas, [Org("A", "G2")], line(3), [("A", "G2", 1)])
+    rules = Rules(max_hops=0, suggestion_capacity=1, suggestions_per_gap=1)
+    picks = {
+        g.area_id: g.suggestions
+        for g in coverage_gaps(r.data(), rules).gaps
+        if g.kind is K.NO_PROVIDER
+    }
+    assert picks == {r.area_id("G1"): (r.org_id("A"),), r.area_id("G3"): ()}
+    # and the other way round when G3 is the more severe
+    areas[2].households, areas[4].households = 100, 500
+    picks = {
+        g.area_id: g.suggestions
+        for g in coverage_gaps(r.data(), rules).gaps
+        if g.kind is K.NO_PROVIDER
+    }
+    assert picks == {r.area_id("G1"): (), r.area_id("G3"): (r.org_id("A"),)}

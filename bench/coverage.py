@@ -162,7 +162,8 @@ FROM g, o, generate_series(1, $1::bigint) i
 
 
 async def build(settings: Settings, url: str) -> None:
-    engine = make_engine(url, settings)
+    # bulk statements: no 15 s statement timeout while building
+    engine = make_engine(url, settings.model_copy(update={"statement_timeout_ms": 900_000}))
     sm = make_sessionmaker(engine)
     try:
         async with unit_of_work(sm) as s:

@@ -26,6 +26,7 @@ from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
+from gridweave.gate import Gate
 from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
@@ -49,6 +50,11 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         )
         self.app_state = app_state
         self.settings = settings
+        self.sign_in_gate = Gate(
+            concurrency=settings.login_concurrency,
+            queue=settings.login_queue,
+            wait_seconds=settings.login_queue_wait_seconds,
+        )
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -77,6 +83,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             coverage_cache=getattr(self.app_state, "coverage_cache", None),
+            sign_in_gate=self.sign_in_gate,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gridweave.db import Sessionmaker
+from gridweave.gate import Gate
 from gridweave.services.access import Actor
 from gridweave.settings import Settings
 
@@ -21,7 +22,15 @@ class Context:
     settings: Settings
     actor: Actor | None
     loaders: Loaders
+    sign_in_gate: Gate  # one per process (per app): see resolvers.users.login
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
     coverage_cache: CoverageCache | None = None
+
+    @property
+    def client_address(self) -> str:
+        """The caller's address as the server saw it: behind a balancer on another machine, set
+        ``FORWARDED_ALLOW_IPS`` (uvicorn) so that this is the client's, not the balancer's."""
+        client = getattr(self.request, "client", None)
+        return str(client.host) if client is not None and client.host else "unknown"

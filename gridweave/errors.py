@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
     WINDOW_CLOSED = "WINDOW_CLOSED"
     CONFLICT_OF_INTEREST = "CONFLICT_OF_INTEREST"
+    TRY_AGAIN = "TRY_AGAIN"
 
 
 class DomainError(Exception):
@@ -57,3 +58,9 @@ class Unauthenticated(DomainError):
 
 class Conflict(DomainError):
     code = ErrorCode.CONFLICT
+
+
+class TryAgain(DomainError):
+    """Busy, or too many attempts: the same request may succeed later (the message says when)."""
+
+    code = ErrorCode.TRY_AGAIN

@@ -157,6 +157,19 @@ class RequireJson:
         await self.app(scope, receive, send)
 
 
+class _Tracked:
+    """A ``send`` that remembers whether the response has started (after which no error
+    response can be sent instead)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        self.started = True
+        await self._send(message)
+
+
 class RequestTimeout:
     """Stops an HTTP request that runs longer than ``seconds``: 503 with a GraphQL-shaped error
     when nothing was sent yet. SQL has its own statement timeout; this also bounds the work done
@@ -170,19 +183,13 @@ class RequestTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        tracked = _Tracked(send)
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, tracking_send)
+                await self.app(scope, receive, tracked.send)
         except TimeoutError:
             logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
-            if not started:
+            if not tracked.started:
                 message = f"The request took longer than {self.seconds:g} s and was stopped."
                 await error_response(503, message)(scope, receive, send)
 
@@ -198,18 +205,12 @@ class DatabaseUnavailable:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        tracked = _Tracked(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked.send)
         except (DBAPIError, *LOST_CONNECTION) as e:
             logger.warning("database unavailable during %s: %s", scope.get("path"), e)
-            if started:
+            if tracked.started:
                 raise
             message = "The database is not reachable right now; try again."
             await error_response(503, message)(scope, receive, send)

@@ -50,8 +50,17 @@ class Settings(BaseSettings):
     database_name: str = "gridweave"
     secret_key: str | None = None
     token_ttl_seconds: int = 8 * 3600
-    login_max_failures: int = 5
+    # Sign-in throttling (services/throttle.py): failures within the window, per key.
+    login_max_failures: int = 5  # one account from one client address
+    login_account_max_failures: int = 50  # one account from all addresses together
+    login_address_max_failures: int = 20  # one address over all accounts
+    login_failure_window_seconds: int = 900
     login_lockout_seconds: int = 300
+    # The sign-in gate (gridweave/gate.py), per process: argon2 verifications at once, sign-ins
+    # waiting for a turn, and how long one may wait before it is told to try again.
+    login_concurrency: int = 4
+    login_queue: int = 16
+    login_queue_wait_seconds: float = 5.0
 
     pool_size: int = 20
     pool_overflow: int = 5

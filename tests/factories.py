@@ -100,21 +100,24 @@ async def make_org(
 
 async def make_user(
     sm: Sessionmaker,
-    role: str = "ADMIN",
+    role: str | None = "ADMIN",
     *,
     area: Area | None = None,
     organization: Organization | None = None,
     email: str | None = None,
 ) -> User:
+    """A user holding ``role`` (limited to ``area`` or ``organization``); no grant at all when
+    ``role`` is None."""
     async with unit_of_work(sm) as s:
         user = User(
             email=email or f"user{next(_seq)}@example.org",
             display_name="测试用户",
             password_hash=_HASH,
-            failed_logins=0,
         )
         s.add(user)
         await s.flush()
+        if role is None:
+            return user
         s.add(
             RoleGrant(
                 user_id=user.id,

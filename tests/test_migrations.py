@@ -28,10 +28,12 @@ EXPECTED_TABLES = {
     "meeting_session_attendees",
     "organizations",
     "organization_links",
+    "organization_link_proposals",
     "organization_service_areas",
     "role_grants",
     "service_activities",
     "service_categories",
+    "sign_in_throttles",
     "users",
 }
 

@@ -127,7 +127,6 @@ async def _coordinator(session: AsyncSession, city_id: int) -> int:
             email=BENCH_EMAIL,
             display_name="readpath bench",
             password_hash=hash_password("readpath-bench-not-for-login"),
-            failed_logins=0,
         )
         session.add(user)
         await session.flush()

@@ -1,6 +1,7 @@
 """Load the demo region into the database: plan it in memory, take ids from the sequences, and
 bulk-copy every table through the session's own asyncpg connection (inside the caller's
-transaction; nothing is committed here, and the audit ledger is not touched: this is a seed)."""
+transaction; nothing is committed here). The load records itself in the ledger as one entry with
+its counts and the ids of every row it wrote (``audit.record_bulk_load``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from gridweave.demo.coverage import write_coverage_inputs
 from gridweave.demo.meetings import load_demo_meetings
 from gridweave.demo.orgs import OrgPlan, plan_orgs
 from gridweave.models import Area, OrganizationKind, ServiceCategory
+from gridweave.services import audit
 from gridweave.services.calendar import today
 
 Scale = Literal["region", "city"]
@@ -33,6 +35,7 @@ CHUNK = 50_000
 AREA_COLUMNS = ("id", "name", "code", "level", "parent_id", "path", *COUNT_FIELDS)
 ORG_COLUMNS = ("id", "name", "kind", "credit_code", "area_id", "area_path", "parent_id")
 LINK_COLUMNS = ("id", "kind", "source_id", "target_id", "since")
+COUNTED = ("organizations", "organization_links")  # already in the summary's counts
 ANALYZED = (
     "areas",
     "organizations",
@@ -82,17 +85,44 @@ async def load_demo(
     await session.flush()
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     root = await session.scalar(select(Area.id).where(Area.code == ROOT_CODE))
-    if root is None:
-        await _write(session, scale, seed)
-        street = await _id_by_code(session, FEATURED_STREET_CODE)
-        await load_demo_meetings(session, street_id=street, today=today(), seed=seed)
-        # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
-        for table in ANALYZED:
-            await session.execute(text(f"ANALYZE {table}"))
-    return await summarize(session, created=root is None)
+    if root is not None:
+        return await summarize(session, created=False)
+    ids = await _write(session, scale, seed)
+    street = await _id_by_code(session, FEATURED_STREET_CODE)
+    meetings = await load_demo_meetings(session, street_id=street, today=today(), seed=seed)
+    for table, pks in meetings.items():
+        ids[table] = [*ids.get(table, []), *pks]
+    # Fresh statistics, so the planner knows the bulk-loaded tables' sizes at once.
+    for table in ANALYZED:
+        await session.execute(text(f"ANALYZE {table}"))
+    summary = await summarize(session, created=True)
+    await audit.record_bulk_load(
+        session,
+        None,
+        "loadDemo",
+        f"Area:{summary.city_id}",
+        ids=ids,
+        counts={
+            "areas": summary.areas,
+            "area_neighbors": summary.neighbor_rows,
+            "organizations": summary.organizations,
+            "organization_service_areas": summary.service_areas,
+            "organization_links": summary.links,
+            "areas_by_level": dict(summary.areas_by_level),
+            "organizations_by_kind": dict(summary.organizations_by_kind),
+            "links_by_kind": dict(summary.links_by_kind),
+            **{table: len(pks) for table, pks in meetings.items() if table not in COUNTED},
+        },
+        area_path=f"/{summary.city_id}/",
+        scale=scale,
+        seed=seed,
+        via="demo",
+    )
+    return summary
 
 
-async def _write(session: AsyncSession, scale: Scale, seed: int) -> None:
+async def _write(session: AsyncSession, scale: Scale, seed: int) -> dict[str, list[int]]:
+    """Copy the planned region in; the ids taken, by table."""
     rows = (
         await session.execute(
             select(ServiceCategory.code, ServiceCategory.id, ServiceCategory.essential)
@@ -124,6 +154,7 @@ async def _write(session: AsyncSession, scale: Scale, seed: int) -> None:
     )
     await _copy(apg, "organization_links", LINK_COLUMNS, _link_records(orgs, org_ids, link_ids))
     await write_coverage_inputs(apg, areas, area_ids, paths[0])
+    return {"areas": area_ids, "organizations": org_ids, "organization_links": link_ids}
 
 
 async def _driver(session: AsyncSession) -> Any:

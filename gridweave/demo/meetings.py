@@ -13,8 +13,9 @@ that every compliance field has something to show:
 * in the fourth community every agreement has expired; a few agreements elsewhere were
   terminated, a few start next quarter (DRAFT); some partners fall short of their minimum.
 
-Rows are written directly (a seed, like the rest of the demo: no ledger entries); convener terms
-come from the same pure rotation functions the services use.
+Rows are written directly, like the rest of the demo (the load's one ledger entry lists their
+ids, see generator.py); convener terms come from the same pure rotation functions the services
+use.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Seeder:
         self.today = today
         self.q = Quarters.around(today)
         self.categories: dict[str, int] = {}
+        self.ids: dict[str, list[int]] = {"organizations": [], "organization_links": []}
 
     async def run(self, street: Area) -> None:
         rows = await self.s.execute(select(ServiceCategory.code, ServiceCategory.id))
@@ -145,6 +147,7 @@ class Seeder:
         )
         self.s.add(org)
         await self.s.flush()
+        self.ids["organizations"].append(org.id)
         await self.s.execute(
             text("INSERT INTO organization_service_areas VALUES (:o, :a, :c)"),
             {"o": org.id, "a": area.id, "c": self.categories["community_governance"]},
@@ -446,21 +449,45 @@ class Seeder:
                 )
             )
             if exists is None:
-                self.s.add(
-                    OrganizationLink(
-                        kind=LinkKind.CONCURRENT_POST.value,
-                        source_id=secretary.id,
-                        target_id=committee.id,
-                        since=self.q.past[0],
-                    )
+                link = OrganizationLink(
+                    kind=LinkKind.CONCURRENT_POST.value,
+                    source_id=secretary.id,
+                    target_id=committee.id,
+                    since=self.q.past[0],
                 )
-        await self.s.flush()
+                self.s.add(link)
+                await self.s.flush()
+                self.ids["organization_links"].append(link.id)
+
+
+# Rows of these tables belong to a meeting of the street (or an agreement of one of its areas).
+_OWNED = {
+    "joint_meetings": "SELECT id FROM joint_meetings WHERE area_path LIKE :p",
+    "joint_meeting_members": "SELECT j.id FROM joint_meeting_members j"
+    " JOIN joint_meetings m ON m.id = j.meeting_id WHERE m.area_path LIKE :p",
+    "convener_rotations": "SELECT r.id FROM convener_rotations r"
+    " JOIN joint_meetings m ON m.id = r.meeting_id WHERE m.area_path LIKE :p",
+    "meeting_sessions": "SELECT s.id FROM meeting_sessions s"
+    " JOIN joint_meetings m ON m.id = s.meeting_id WHERE m.area_path LIKE :p",
+    "agreements": "SELECT id FROM agreements WHERE community_path LIKE :p",
+    "agreement_commitments": "SELECT c.id FROM agreement_commitments c"
+    " JOIN agreements a ON a.id = c.agreement_id WHERE a.community_path LIKE :p",
+    "service_activities": "SELECT id FROM service_activities WHERE area_path LIKE :p",
+}
 
 
 async def load_demo_meetings(
     session: AsyncSession, *, street_id: int, today: date, seed: int
-) -> None:
+) -> dict[str, list[int]]:
+    """Seed the street (a fresh demo region: nothing of these tables is there yet); the ids of
+    the rows written, by table (session attendees are keyed by their session's id)."""
     street = await session.get(Area, street_id)
     if street is None:
         raise LookupError("the demo street is missing")
-    await Seeder(session, random.Random(seed), today).run(street)
+    seeder = Seeder(session, random.Random(seed), today)
+    await seeder.run(street)
+    ids = dict(seeder.ids)
+    for table, sql in _OWNED.items():
+        rows = await session.scalars(text(sql + " ORDER BY 1"), {"p": street.path + "%"})
+        ids[table] = [int(pk) for pk in rows]
+    return ids

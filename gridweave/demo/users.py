@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.demo.generator import DemoSummary
 from gridweave.models import Role, RoleGrant, User
 from gridweave.security import hash_password
+from gridweave.services import audit
 
 DEMO_PASSWORD = "demo-password"
 DOMAIN = "demo.gridweave.cn"
@@ -35,11 +36,18 @@ async def load_demo_users(session: AsyncSession, demo: DemoSummary) -> list[str]
         exists = await session.scalar(select(User.id).where(func.lower(User.email) == email))
         if exists is not None:
             continue
-        user = User(email=email, display_name=name, password_hash=password_hash, failed_logins=0)
+        user = User(email=email, display_name=name, password_hash=password_hash)
         session.add(user)
         await session.flush()
         session.add(
             RoleGrant(user_id=user.id, role=role.value, area_id=area_id, organization_id=org_id)
         )
-    await session.flush()
+        grant = {"role": role.value, "area_id": area_id, "organization_id": org_id}
+        await audit.record(
+            session,
+            None,
+            "createUser",
+            f"User:{user.id}",
+            {"email": email, "display_name": name, "roles": [grant], "via": "demo"},
+        )
     return emails

@@ -19,10 +19,11 @@ from gridweave.models.organizations import (
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
     PartyLevel,
 )
-from gridweave.models.users import Role, RoleGrant, User
+from gridweave.models.users import Role, RoleGrant, SignInThrottle, User
 
 __all__ = [
     "ActivitySource",
@@ -45,11 +46,13 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "OrganizationLink",
+    "OrganizationLinkProposal",
     "OrganizationServiceArea",
     "PartyLevel",
     "Role",
     "RoleGrant",
     "ServiceActivity",
     "ServiceCategory",
+    "SignInThrottle",
     "User",
 ]

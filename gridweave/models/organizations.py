@@ -114,3 +114,28 @@ class OrganizationLink(Timestamped, Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     target_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     since: Mapped[date | None] = mapped_column(Date)
+
+
+class OrganizationLinkProposal(Timestamped, Base):
+    """A link one end has consented to and the other has not yet: not a tie until the target's
+    side confirms it (see services.organizations.link_organizations)."""
+
+    __tablename__ = "organization_link_proposals"
+    __table_args__ = (
+        CheckConstraint("source_id <> target_id", name="not_self"),
+        Index(
+            "uq_organization_link_proposals_kind_source_target",
+            "kind",
+            "source_id",
+            "target_id",
+            unique=True,
+        ),
+        Index("ix_organization_link_proposals_target", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    since: Mapped[date | None] = mapped_column(Date)
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -25,8 +25,6 @@ class User(Timestamped, Base):
     email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RoleGrant(Base):
@@ -52,3 +50,16 @@ class RoleGrant(Base):
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT")
     )
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (a client address, an account, an account from one
+    address), in the database so that every process sees the same counts. ``key`` carries no
+    email in clear: accounts are keyed by a digest of the normalized email, known or not."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int]
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.ids import decode_cursor, decode_id, decode_optional
 from gridweave.models import LinkKind as PyLinkKind
 from gridweave.models import OrganizationKind as PyKind
+from gridweave.models import OrganizationLink as PyLink
+from gridweave.models import OrganizationLinkProposal as PyLinkProposal
 from gridweave.resolvers.common import mutate
 from gridweave.schema.common import GqlInfo, OrganizationKind, page_size
 from gridweave.schema.organizations import (
@@ -20,6 +22,7 @@ from gridweave.schema.organizations import (
     OrganizationPayload,
     ServiceAreaInput,
     ServiceCategory,
+    UnlinkOrganizationsInput,
     UpdateOrganizationInput,
 )
 from gridweave.schema.permissions import SignedIn
@@ -110,9 +113,15 @@ async def update_organization(info: GqlInfo, input: UpdateOrganizationInput) -> 
     return await mutate(info, OrganizationPayload, work)
 
 
+def _link_payload(row: PyLink | PyLinkProposal) -> LinkPayload:
+    if isinstance(row, PyLinkProposal):
+        return LinkPayload(proposal=OrganizationLink.from_row(row))
+    return LinkPayload(link=OrganizationLink.from_row(row))
+
+
 async def link_organizations(info: GqlInfo, input: LinkOrganizationsInput) -> LinkPayload:
     async def work(session: AsyncSession) -> LinkPayload:
-        link = await svc.link_organizations(
+        row = await svc.link_organizations(
             session,
             actor=info.context.actor,
             kind=PyLinkKind(input.kind.value),
@@ -120,7 +129,21 @@ async def link_organizations(info: GqlInfo, input: LinkOrganizationsInput) -> Li
             target_id=decode_id(input.target_id, "Organization", field=[INPUT, "targetId"]),
             since=input.since,
         )
-        return LinkPayload(link=OrganizationLink.from_row(link))
+        return _link_payload(row)
+
+    return await mutate(info, LinkPayload, work)
+
+
+async def unlink_organizations(info: GqlInfo, input: UnlinkOrganizationsInput) -> LinkPayload:
+    async def work(session: AsyncSession) -> LinkPayload:
+        row = await svc.unlink_organizations(
+            session,
+            actor=info.context.actor,
+            kind=PyLinkKind(input.kind.value),
+            source_id=decode_id(input.source_id, "Organization", field=[INPUT, "sourceId"]),
+            target_id=decode_id(input.target_id, "Organization", field=[INPUT, "targetId"]),
+        )
+        return _link_payload(row)
 
     return await mutate(info, LinkPayload, work)
 
@@ -143,4 +166,18 @@ class Queries:
 class Mutations:
     create_organization: OrganizationPayload = strawberry.mutation(resolver=create_organization)
     update_organization: OrganizationPayload = strawberry.mutation(resolver=update_organization)
-    link_organizations: LinkPayload = strawberry.mutation(resolver=link_organizations)
+    link_organizations: LinkPayload = strawberry.mutation(
+        resolver=link_organizations,
+        description=(
+            "Tie two organizations. Recorded at once when the caller speaks for both ends (a "
+            "member or a coordinator of each); otherwise the source's side proposes it and the "
+            "target's side confirms it with the same call (see LinkPayload.proposal)."
+        ),
+    )
+    unlink_organizations: LinkPayload = strawberry.mutation(
+        resolver=unlink_organizations,
+        description=(
+            "Remove a link, or withdraw or decline a proposed one: whoever speaks for either end "
+            "may, since a link lasts only while both ends consent."
+        ),
+    )

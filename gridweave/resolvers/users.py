@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gridweave.context import Context
 from gridweave.db import unit_of_work
-from gridweave.errors import Unauthenticated
+from gridweave.errors import TryAgain, Unauthenticated
+from gridweave.gate import GateFull
 from gridweave.ids import decode_id, decode_optional
 from gridweave.resolvers.common import mutate
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
@@ -41,23 +41,36 @@ async def _user(session: AsyncSession, user_id: int) -> User:
     return User.from_record((await svc.load_users(session, [user_id]))[user_id])
 
 
-_SIGN_IN_GATE = asyncio.Semaphore(4)
+BUSY = "Too many sign-ins at this moment: please try again in a few seconds."
 
 
 async def login(info: GqlInfo, input: LoginInput) -> LoginPayload:
     ctx = info.context
+    # At most a few sign-ins at once per process, and a bounded line behind them: each holds a
+    # connection and the account's lock through one argon2 verification (~64 MiB, ~0.1 s); a
+    # flood is turned away at once with TRY_AGAIN instead of taking the pool from every other
+    # request or queueing without end.
+    try:
+        async with ctx.sign_in_gate.enter():
+            return await _sign_in(ctx, input)
+    except GateFull:
+        return LoginPayload(user_errors=[UserError.from_error(TryAgain(BUSY))])
+
+
+async def _sign_in(ctx: Context, input: LoginInput) -> LoginPayload:
     # Not `mutate`: it rolls back on a refusal, but a failed sign-in must still commit the failure
-    # counter (and lockout) that authenticate() wrote, so the refusal is returned from inside the
+    # counters (and locks) that authenticate() wrote, so the refusal is returned from inside the
     # unit of work and the block ends normally, which commits.
-    # At most a few sign-ins at once per process: each holds a connection and a row lock through
-    # one argon2 verification (~64 MiB, ~0.1 s), and a flood must queue here, in memory, rather
-    # than take the pool from every other request.
-    async with _SIGN_IN_GATE, unit_of_work(ctx.sessionmaker) as session:
+    async with unit_of_work(ctx.sessionmaker) as session:
         try:
             token, row = await svc.authenticate(
-                session, settings=ctx.settings, email=input.email, password=input.password
+                session,
+                settings=ctx.settings,
+                email=input.email,
+                password=input.password,
+                address=ctx.client_address,
             )
-        except Unauthenticated as e:
+        except (Unauthenticated, TryAgain) as e:
             return LoginPayload(user_errors=[UserError.from_error(e)])
         return LoginPayload(token=token, user=await _user(session, row.id))
 

@@ -189,7 +189,26 @@ class OrganizationPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class UnlinkOrganizationsInput:
+    kind: LinkKind
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+
+
 @strawberry.type
 class LinkPayload:
-    link: OrganizationLink | None = None
+    link: OrganizationLink | None = strawberry.field(
+        default=None,
+        description="The link recorded (by linkOrganizations) or removed (by unlinkOrganizations).",
+    )
+    proposal: OrganizationLink | None = strawberry.field(
+        default=None,
+        description=(
+            "A link only one end has consented to: not a link yet, shown nowhere else. "
+            "linkOrganizations answers with it when the caller speaks for the source only; "
+            "someone who speaks for the target confirms it with the same linkOrganizations call. "
+            "unlinkOrganizations answers with it when it withdrew one."
+        ),
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +76,40 @@ async def record(
         summary=summary,
         area_path=area_path,
     )
+
+
+def id_runs(ids: Iterable[int]) -> list[list[int]]:
+    """Ids as inclusive runs, ``[[first, last], ...]``: how a bulk load names its rows."""
+    runs: list[list[int]] = []
+    for pk in sorted(ids):
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    return runs
+
+
+async def record_bulk_load(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    entity_id: str | None,
+    *,
+    ids: Mapping[str, Iterable[int]],
+    counts: Mapping[str, Any],
+    area_path: str | None = None,
+    **details: Any,
+) -> AuditEntry:
+    """One ledger entry for rows written in bulk (a demo, an import) rather than one by one: the
+    row counts, and the ids of every table with an id as runs, so that each row can be traced to
+    this entry. Rows of tables keyed by others' ids (neighbours, service areas) are traced by
+    those ids and counted in ``counts``."""
+    summary = {
+        "counts": dict(counts),
+        "ids": {table: id_runs(pks) for table, pks in ids.items()},
+        **details,
+    }
+    return await record(session, actor, action, entity_id, summary, area_path=area_path)
 
 
 async def append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from gridweave.models import (
     Organization,
     OrganizationKind,
     OrganizationLink,
+    OrganizationLinkProposal,
     OrganizationServiceArea,
     ServiceCategory,
 )
@@ -234,6 +236,36 @@ async def update_organization(
     return org
 
 
+def speaks_for(actor: Actor, org: Organization) -> bool:
+    """May consent for ``org``: its own members and the coordinators of its home area."""
+    return actor.coordinates(org.area_path) or actor.member_of(org.id)
+
+
+def _link_key(kind: LinkKind, source_id: int, target_id: int) -> tuple[Any, ...]:
+    return (
+        OrganizationLink.kind == kind.value,
+        OrganizationLink.source_id == source_id,
+        OrganizationLink.target_id == target_id,
+    )
+
+
+def _proposal_key(kind: LinkKind, source_id: int, target_id: int) -> tuple[Any, ...]:
+    return (
+        OrganizationLinkProposal.kind == kind.value,
+        OrganizationLinkProposal.source_id == source_id,
+        OrganizationLinkProposal.target_id == target_id,
+    )
+
+
+def _link_summary(row: OrganizationLink | OrganizationLinkProposal) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "source_id": row.source_id,
+        "target_id": row.target_id,
+        "since": row.since.isoformat() if row.since else None,
+    }
+
+
 async def link_organizations(
     session: AsyncSession,
     *,
@@ -242,35 +274,116 @@ async def link_organizations(
     source_id: int,
     target_id: int,
     since: date | None = None,
-) -> OrganizationLink:
-    """Record a tie. The source's coordinators or members may declare it."""
+) -> OrganizationLink | OrganizationLinkProposal:
+    """Record a tie once both ends have consented (README, "Links between organizations").
+
+    Whoever speaks for both ends (a coordinator over both, a member of one who coordinates the
+    other's area, ...) records it at once. Whoever speaks for the source only proposes it: the
+    proposal is returned and no tie exists yet. Whoever speaks for the target then confirms it
+    by making the same call, which records the tie. The target's side cannot start one: nobody
+    can put another organization's name on their own."""
     source = await get_organization(session, source_id, field=[INPUT, "sourceId"])
-    await get_organization(session, target_id, field=[INPUT, "targetId"])
-    require_org_editor(actor, source)
+    target = await get_organization(session, target_id, field=[INPUT, "targetId"])
+    actor = require_actor(actor)
+    for_source, for_target = speaks_for(actor, source), speaks_for(actor, target)
+    if not (for_source or for_target):
+        raise Forbidden(
+            "You may link only your own organization or those in the areas you coordinate."
+        )
     if source_id == target_id:
         raise ValidationFailed(
             "An organization cannot be linked to itself.", field=[INPUT, "targetId"]
         )
-    duplicate = exists().where(
-        OrganizationLink.kind == kind.value,
-        OrganizationLink.source_id == source_id,
-        OrganizationLink.target_id == target_id,
-    )
-    if await session.scalar(select(duplicate)):
+    if await session.scalar(select(exists().where(*_link_key(kind, source_id, target_id)))):
         raise Conflict("These organizations are already linked this way.", field=[INPUT, "kind"])
+    proposal = await session.scalar(
+        select(OrganizationLinkProposal)
+        .where(*_proposal_key(kind, source_id, target_id))
+        .with_for_update()
+    )
+    if for_source and not for_target:
+        if proposal is not None:
+            raise Conflict(
+                "This link is proposed already: it waits for the consent of the other "
+                "organization (one of its members or a coordinator of its area).",
+                field=[INPUT, "kind"],
+            )
+        proposal = OrganizationLinkProposal(
+            kind=kind.value,
+            source_id=source_id,
+            target_id=target_id,
+            since=since,
+            proposed_by=actor.user_id,
+        )
+        session.add(proposal)
+        await audit.record(
+            session,
+            actor,
+            "proposeLink",
+            f"Organization:{source_id}",
+            _link_summary(proposal),
+            area_path=source.area_path,
+        )
+        return proposal
+    if not for_source and proposal is None:
+        raise Forbidden(
+            "A link is proposed from the source's side first; yours can then confirm it."
+        )
+    consent: dict[str, Any] = {"by": "one caller for both ends"}
+    if proposal is not None:
+        since = since or proposal.since
+        consent = {"proposed_by": proposal.proposed_by, "confirmed_by": actor.user_id}
+        await session.delete(proposal)
     link = OrganizationLink(kind=kind.value, source_id=source_id, target_id=target_id, since=since)
     session.add(link)
-    await session.flush()
-    await audit.append(
+    await audit.record(
         session,
-        actor=actor,
-        action="linkOrganizations",
-        entity_id=f"Organization:{source_id}",
-        summary={
-            "kind": kind.value,
-            "source_id": source_id,
-            "target_id": target_id,
-            "since": since.isoformat() if since else None,
-        },
+        actor,
+        "linkOrganizations",
+        f"Organization:{source_id}",
+        {**_link_summary(link), "consent": consent},
+        area_path=source.area_path,
     )
     return link
+
+
+async def unlink_organizations(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    kind: LinkKind,
+    source_id: int,
+    target_id: int,
+) -> OrganizationLink | OrganizationLinkProposal:
+    """Remove a tie, or withdraw (or decline) a proposed one: a tie lasts only while both ends
+    consent, so whoever speaks for either end may end it. Returns what was removed."""
+    source = await get_organization(session, source_id, field=[INPUT, "sourceId"])
+    target = await get_organization(session, target_id, field=[INPUT, "targetId"])
+    actor = require_actor(actor)
+    if not (speaks_for(actor, source) or speaks_for(actor, target)):
+        raise Forbidden(
+            "You may unlink only your own organization or those in the areas you coordinate."
+        )
+    row: OrganizationLink | OrganizationLinkProposal | None = await session.scalar(
+        select(OrganizationLink).where(*_link_key(kind, source_id, target_id)).with_for_update()
+    )
+    action = "unlinkOrganizations"
+    if row is None:
+        row = await session.scalar(
+            select(OrganizationLinkProposal)
+            .where(*_proposal_key(kind, source_id, target_id))
+            .with_for_update()
+        )
+        action = "withdrawLinkProposal"
+    if row is None:
+        raise NotFound("These organizations are not linked this way.", field=[INPUT, "kind"])
+    await session.delete(row)
+    await audit.record(
+        session,
+        actor,
+        action,
+        f"Organization:{source_id}",
+        _link_summary(row),
+        area_path=source.area_path,
+    )
+    return row

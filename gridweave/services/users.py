@@ -3,7 +3,15 @@
 Granting follows one rule: nobody grants a role wider than their own. An ADMIN may grant anything;
 a COORDINATOR may grant COORDINATOR, ORGANIZATION_MEMBER, EVALUATOR and AUDITOR only inside the
 area subtrees they coordinate (never ADMIN, never an area-less grant, never to themselves); anyone
-else is refused."""
+else is refused.
+
+What the answers tell about who has an account: sign-in tells nobody (one answer for a wrong
+password and an unknown email, the same throttling for both). createUser tells one thing, and
+only to a caller who could create that very account: that the email is not free (unavoidable,
+since the account cannot be made). Every other check comes first (signed in, may manage users,
+every grant within their reach, a valid email, name and password), so nobody else learns
+anything, and the answer is the same whoever holds the email: not whether that person is in the
+caller's areas, nor who they are. grantRole answers NOT_FOUND for users the caller cannot see."""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -19,9 +27,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave import security
-from gridweave.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from gridweave.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TryAgain,
+    Unauthenticated,
+    ValidationFailed,
+)
 from gridweave.models import Area, Organization, Role, RoleGrant, User
-from gridweave.services import audit
+from gridweave.services import audit, throttle
 from gridweave.services.access import Actor, require_actor
 from gridweave.services.areas import get_area
 from gridweave.services.organizations import get_organization
@@ -33,9 +48,15 @@ log = logging.getLogger(__name__)
 INPUT = "input"
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1_000
-# One answer for every refused sign-in (unknown email, wrong password, locked account), so that
-# the answer never tells whether an email is registered.
+# One answer for every wrong sign-in (unknown email, wrong password), so that the answer never
+# tells whether an email is registered.
 LOGIN_REFUSED = "Wrong email or password."
+# What createUser says about a taken email, whoever holds it: that this email cannot be used, and
+# nothing about the account that has it (whether it is in the caller's areas, its roles).
+EMAIL_UNAVAILABLE = (
+    "This email cannot be used for a new account: if the person already has one, ask an "
+    "administrator or a coordinator of their area to grant them the role."
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -215,17 +236,28 @@ def _grant_summary(spec: GrantSpec) -> dict[str, Any]:
 
 
 async def _new_user(
-    session: AsyncSession, *, email: str, display_name: str, password: str, field: list[str]
+    session: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    field: list[str],
+    actor: Actor | None = None,
 ) -> User:
-    """Validate and insert a user (no grants); the password is hashed in a worker thread."""
+    """Validate and insert a user (no grants); the password is hashed in a worker thread.
+
+    Whether the email is free is the last thing checked, after every other check of the call,
+    and a taken one gets ``EMAIL_UNAVAILABLE`` whoever holds it (see the module docstring)."""
     email = _check_email(email, field=[*field, "email"])
     name = clean_name(display_name, field=[*field, "displayName"])
     _check_password(password, field=[*field, "password"])
     taken = await session.scalar(select(User.id).where(func.lower(User.email) == email.lower()))
     if taken is not None:
-        raise Conflict("A user with this email already exists.", field=[*field, "email"])
+        # Logged (without the email) so that someone trying many emails leaves a trace.
+        log.info("createUser refused a taken email (caller %s)", actor.user_id if actor else None)
+        raise Conflict(EMAIL_UNAVAILABLE, field=[*field, "email"])
     password_hash = await anyio.to_thread.run_sync(security.hash_password, password)
-    user = User(email=email, display_name=name, password_hash=password_hash, failed_logins=0)
+    user = User(email=email, display_name=name, password_hash=password_hash)
     session.add(user)
     await session.flush()
     return user
@@ -275,16 +307,13 @@ async def bootstrap_user(
         session, email=email, display_name=display_name, password=password, field=[]
     )
     _add_grant(session, user.id, spec)
-    await session.flush()
     summary = {
         "email": user.email,
         "display_name": user.display_name,
         "roles": [_grant_summary(spec)],
         "via": "cli",
     }
-    await audit.append(
-        session, actor=None, action="createUser", entity_id=f"User:{user.id}", summary=summary
-    )
+    await audit.record(session, None, "createUser", f"User:{user.id}", summary)
     return user.id
 
 
@@ -302,22 +331,21 @@ async def create_user(
         raise ValidationFailed("Give the new user at least one role.", field=[INPUT, "roles"])
     await _check_grants(session, actor, grants, field=[INPUT, "roles"])
     user = await _new_user(
-        session, email=email, display_name=display_name, password=password, field=[INPUT]
+        session,
+        email=email,
+        display_name=display_name,
+        password=password,
+        field=[INPUT],
+        actor=actor,
     )
     for spec in grants:
         _add_grant(session, user.id, spec)
-    await session.flush()
-    await audit.append(
-        session,
-        actor=actor,
-        action="createUser",
-        entity_id=f"User:{user.id}",
-        summary={
-            "email": user.email,
-            "display_name": user.display_name,
-            "roles": [_grant_summary(g) for g in grants],
-        },
-    )
+    summary = {
+        "email": user.email,
+        "display_name": user.display_name,
+        "roles": [_grant_summary(g) for g in grants],
+    }
+    await audit.record(session, actor, "createUser", f"User:{user.id}", summary)
     return user
 
 
@@ -337,14 +365,7 @@ async def grant_role(
     if any(_same_grant(g, grant) for g in record.grants):
         raise Conflict("The user already holds this role here.", field=field)
     _add_grant(session, user_id, grant)
-    await session.flush()
-    await audit.append(
-        session,
-        actor=actor,
-        action="grantRole",
-        entity_id=f"User:{user_id}",
-        summary=_grant_summary(grant),
-    )
+    await audit.record(session, actor, "grantRole", f"User:{user_id}", _grant_summary(grant))
     return record.user
 
 
@@ -355,17 +376,10 @@ async def _verify(password_hash: str, password: str) -> bool:
     return await anyio.to_thread.run_sync(security.verify_password, password_hash, password)
 
 
-def _record_failure(user: User, settings: Settings, now: datetime) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= settings.login_max_failures:
-        user.failed_logins = 0
-        user.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-        log.warning(
-            "user %s locked for %ss after %s failed sign-ins",
-            user.id,
-            settings.login_lockout_seconds,
-            settings.login_max_failures,
-        )
+def _wait_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many failed sign-ins: try again in {minutes} {unit}."
 
 
 async def authenticate(
@@ -374,33 +388,32 @@ async def authenticate(
     settings: Settings,
     email: str,
     password: str,
+    address: str,
     now: datetime | None = None,
 ) -> tuple[str, User]:
-    """A bearer token for the right email and password.
+    """A bearer token for the right email and password, tried from client ``address``.
 
-    Every refusal is the same ``Unauthenticated(LOGIN_REFUSED)`` after one argon2 verification
-    (against ``DUMMY_HASH`` for an unknown email), so neither the answer nor its timing tells
-    whether an email is registered. The lockout state lives in the users row (any process may
-    answer the next attempt); the row is locked so that concurrent attempts all count. On a
-    wrong password the new counter is flushed before raising: the caller must commit it anyway
-    (``resolvers.users.login`` does), or the lockout would never trigger.
+    A wrong password and an unknown email get the same ``Unauthenticated(LOGIN_REFUSED)`` after
+    one argon2 verification (against ``DUMMY_HASH`` for an unknown email), so neither the answer
+    nor its timing tells whether an email is registered. Failures are counted by
+    ``services.throttle`` (per address, per account from that address, per account), keyed by the
+    email as typed, known or not; while a key is locked the attempt is refused with ``TryAgain``
+    before any verification, alike for every email. Attempts on one account are serialized for
+    the transaction, so concurrent wrong passwords all count. The counters are written before
+    raising: the caller must commit them anyway (``resolvers.users.login`` does), or nothing
+    would ever lock.
     """
     now = now or datetime.now(UTC)
-    user = await session.scalar(
-        select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
-    )
-    if user is None:
-        await _verify(security.DUMMY_HASH, password)
-        raise Unauthenticated(LOGIN_REFUSED)
-    correct = await _verify(user.password_hash, password)
-    if user.locked_until is not None and user.locked_until > now:
-        raise Unauthenticated(LOGIN_REFUSED)
-    if not correct:
-        _record_failure(user, settings, now)
+    keys = throttle.rules(settings, email=email, address=address)
+    await throttle.serialize_account(session, email)
+    until = await throttle.locked_until(session, keys, now=now)
+    if until is not None:
+        raise TryAgain(_wait_message(until, now))
+    user = await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    correct = await _verify(user.password_hash if user else security.DUMMY_HASH, password)
+    if user is None or not correct:
+        await throttle.record_failure(session, settings, keys, now=now)
         await session.flush()
         raise Unauthenticated(LOGIN_REFUSED)
-    if user.failed_logins or user.locked_until is not None:
-        user.failed_logins = 0
-        user.locked_until = None
-        await session.flush()
+    await throttle.clear(session, keys)
     return security.issue_token(settings, user.id), user

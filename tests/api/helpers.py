@@ -4,17 +4,17 @@ nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 import httpx
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text
 from starlette.applications import Starlette
 
 from gridweave.db import Sessionmaker
 from tests.factories import Api
+from tests.snapshot import changed, snapshot
 
 ERRORS = "userErrors { field code message }"
 
@@ -26,23 +26,6 @@ async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
-
-
-async def snapshot(sm: Sessionmaker, tables: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """Row count and a digest of every row of each of ``tables``."""
-    async with sm() as s:
-        out = {}
-        for t in tables:
-            row = (
-                await s.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                        f" FROM {t} x"
-                    )
-                )
-            ).one()
-            out[t] = tuple(row)
-        return out
 
 
 def mutation(name: str, input_type: str, selection: str) -> str:
@@ -68,22 +51,25 @@ class Refusal(NamedTuple):
 
 async def assert_refused(
     sm: Sessionmaker,
-    tables: Sequence[str],
     name: str,
     input_type: str,
     payload_field: str,
     *refusals: Refusal,
 ) -> None:
     """For each refusal, one after the other: mutation ``name`` answers with exactly that one
-    userError, a null ``payload_field``, and leaves every one of ``tables`` exactly as it was."""
+    userError, a null ``payload_field``, and leaves every table exactly as it was (rows and
+    content: see tests/snapshot.py)."""
     selection = (
         payload_field if payload_field == "deletedId" else f"{payload_field} {{ __typename }}"
     )
     for refusal in refusals:
-        before = await snapshot(sm, tables)
+        async with sm() as s:
+            before = await snapshot(s)
         result = await call(refusal.caller, name, input_type, selection, **refusal.input)
         errors = [(e["code"], e["field"]) for e in result["userErrors"]]
         assert errors == [(refusal.code, refusal.field)], (refusal.input, result)
         assert result["userErrors"][0]["message"]
         assert result[payload_field] is None
-        assert await snapshot(sm, tables) == before
+        async with sm() as s:
+            after = await snapshot(s)
+        assert changed(before, after) == [], (refusal.input, "a refused mutation wrote")

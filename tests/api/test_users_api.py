@@ -15,10 +15,20 @@ from sqlalchemy import func, select
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker
-from gridweave.models import AuditEntry, RoleGrant, User
+from gridweave.models import AuditEntry, RoleGrant, SignInThrottle, User
 from gridweave.security import issue_token
+from gridweave.services.throttle import account_key
 from gridweave.settings import Settings
-from tests.factories import PASSWORD, Api, gid, make_chain, make_org, make_user, token_for
+from tests.factories import (
+    PASSWORD,
+    Api,
+    gid,
+    make_area,
+    make_chain,
+    make_org,
+    make_user,
+    token_for,
+)
 
 LOGIN = (
     "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) {"
@@ -110,16 +120,19 @@ async def test_lockout_after_repeated_failures_reveals_nothing(
     unknown = [await api(LOGIN, e="nobody@example.org", p="wrong password") for _ in range(n)]
     unknown.append(await api(LOGIN, e="nobody@example.org", p=PASSWORD))
 
-    # then the account is locked (in the database: a failed sign-in still commits its counter),
-    # even the right password is refused, and both sequences read exactly alike
+    # then the account is locked from this address (in the database: a failed sign-in still
+    # commits its counter), even the right password is refused, and both sequences read alike
     assert known == unknown
     assert known[-1]["data"]["login"]["token"] is None
+    assert [e["code"] for e in known[-1]["data"]["login"]["userErrors"]] == ["TRY_AGAIN"]
     async with sessionmaker() as s:
-        stored = await s.get_one(User, user.id)
-    assert stored.locked_until is not None
-    assert stored.locked_until > datetime.now(UTC) + timedelta(
-        seconds=settings.login_lockout_seconds - 30
-    )
+        lock = await s.scalar(
+            select(SignInThrottle.locked_until).where(
+                SignInThrottle.key == f"{account_key(user.email)}@127.0.0.1"
+            )
+        )
+    assert lock is not None
+    assert lock > datetime.now(UTC) + timedelta(seconds=settings.login_lockout_seconds - 30)
 
 
 async def test_anonymous_me_is_null(client: httpx.AsyncClient) -> None:
@@ -410,3 +423,55 @@ async def test_a_token_of_a_deleted_user_signs_in_nobody(
 
     assert me["me"] is None
     assert areas["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_create_user_tells_only_that_an_email_is_not_free_and_only_to_who_could_create(
+    client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    # given a coordinator of community A, and emails held inside A and in another district
+    city, district_a, a = await make_chain(sessionmaker, "CITY", "DISTRICT", "COMMUNITY")
+    district_b = await make_area(sessionmaker, level="DISTRICT", parent=city)
+    org_a = await make_org(sessionmaker, area=a)
+    await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org_a, email="in@a.cn")
+    await make_user(sessionmaker, "COORDINATOR", area=district_b, email="far@b.cn")
+    coordinator = Api(
+        client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=a))
+    )
+    member = Api(
+        client,
+        token_for(
+            settings, await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org_a)
+        ),
+    )
+    in_a = {"role": "EVALUATOR", "areaId": gid("Area", a.id)}
+    in_b = {"role": "EVALUATOR", "areaId": gid("Area", district_b.id)}
+
+    async def errors(
+        api: Api,
+        email: str,
+        *,
+        password: str = "a long enough password",
+        grant: dict[str, Any] = in_a,
+    ) -> list[Any]:
+        i = {**new_user_input(**grant), "email": email, "password": password}
+        body = await api.data(CREATE_USER, i=i)
+        result: list[Any] = body["createUser"]["userErrors"]
+        return result
+
+    # when the coordinator uses either taken email, then the answers are the same, and say only
+    # that the email cannot be used
+    near, far = await errors(coordinator, "in@a.cn"), await errors(coordinator, "FAR@b.cn")
+    assert near == far
+    assert [(e["code"], e["field"]) for e in near] == [("CONFLICT", ["input", "email"])]
+    assert "exist" not in near[0]["message"]
+
+    # and whoever could not create the account learns nothing from the email: a member, a
+    # grant out of the coordinator's reach, an invalid password all answer as for a free email
+    for api, kw in (
+        (member, {}),
+        (coordinator, {"grant": in_b}),
+        (coordinator, {"password": "short"}),
+    ):
+        taken, free = await errors(api, "in@a.cn", **kw), await errors(api, "free@a.cn", **kw)
+        assert taken == free, kw
+        assert taken[0]["code"] != "CONFLICT", kw

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.demo import DemoSummary, load_demo
 from gridweave.demo.areas import SCALES, plan_areas
 from gridweave.demo.orgs import plan_orgs
+from gridweave.demo.users import load_demo_users
 from gridweave.models import LinkKind, OrganizationKind
+from gridweave.services.audit import verify_chain
 from gridweave.services.validation import valid_credit_code
 
 ESSENTIAL = frozenset(
@@ -82,7 +84,7 @@ async def test_region_has_the_seed_shape(session: AsyncSession, demo: DemoSummar
     assert org[0][:2] == ("SOCIAL_ORGANIZATION", demo.community_id)
     assert org[0][2].endswith("社会工作服务中心")
     assert org[0][3] is not None
-    assert (await table_counts(session))["audit_log"] == 0
+    assert (await table_counts(session))["audit_log"] == 1  # the load itself: see below
 
 
 async def test_parents_carry_the_sum_of_their_children(
@@ -312,3 +314,58 @@ async def test_city_scale_loads_quickly(session: AsyncSession) -> None:
     assert 1_700 <= summary.areas_by_level["COMMUNITY"] <= 2_300
     assert 17_000 <= summary.areas_by_level["GRID"] <= 23_000
     assert 40_000 <= summary.organizations <= 60_000
+
+
+def within(pk: int, runs: list[list[int]]) -> bool:
+    return any(first <= pk <= last for first, last in runs)
+
+
+async def test_the_load_records_itself_and_every_row_is_traceable(session: AsyncSession) -> None:
+    # given the demo region and its accounts, loaded in one transaction as the CLI does
+    demo = await load_demo(session)
+    emails = await load_demo_users(session, demo)
+
+    # then the ledger holds one entry for the load, with the counts of what is there
+    entries = await rows(session, "SELECT action, entity_id, summary FROM audit_log ORDER BY id")
+    loads = [e for e in entries if e.action == "loadDemo"]
+    assert len(loads) == 1
+    load = loads[0]
+    assert load.entity_id == f"Area:{demo.city_id}"
+    counts = await table_counts(session)
+    for table in ("areas", "area_neighbors", "organizations", "organization_service_areas"):
+        assert load.summary["counts"][table] == counts[table], table
+    assert load.summary["counts"]["organization_links"] == counts["organization_links"]
+    assert load.summary["counts"]["organizations_by_kind"] == dict(demo.organizations_by_kind)
+
+    # and every row with an id lies in the entry's runs; rows keyed by others' ids point at them
+    runs = load.summary["ids"]
+    for table in (
+        "areas",
+        "organizations",
+        "organization_links",
+        "joint_meetings",
+        "joint_meeting_members",
+        "convener_rotations",
+        "meeting_sessions",
+        "agreements",
+        "agreement_commitments",
+        "service_activities",
+    ):
+        ids = [r[0] for r in await rows(session, f"SELECT id FROM {table}")]
+        assert ids, table
+        assert all(within(pk, runs[table]) for pk in ids), table
+    for table in ("joint_meetings", "agreements", "service_activities"):
+        assert load.summary["counts"][table] == await scalar(
+            session, f"SELECT count(*) FROM {table}"
+        )
+    neighbours = await rows(session, "SELECT area_id, neighbor_id FROM area_neighbors")
+    assert all(within(a, runs["areas"]) and within(b, runs["areas"]) for a, b in neighbours)
+    served = await rows(session, "SELECT organization_id, area_id FROM organization_service_areas")
+    assert all(within(o, runs["organizations"]) and within(a, runs["areas"]) for o, a in served)
+
+    # and each demo account has its own createUser entry; the chain verifies
+    users = await rows(session, "SELECT id FROM users")
+    created = {e.entity_id for e in entries if e.action == "createUser"}
+    assert created == {f"User:{u.id}" for u in users}
+    assert len(created) == len(emails)
+    assert (await verify_chain(session)).valid

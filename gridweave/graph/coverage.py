@@ -325,6 +325,8 @@ class Prepared:
     weight: F64
     service_rows: I64  # service row index, paired with service_targets
     service_targets: I64
+    org_kind: NDArray[np.object_]  # the organizations' kinds and party levels as arrays,
+    org_party_level: NDArray[np.object_]  # compared in one pass each
 
 
 def prepare(data: CoverageData, rules: Rules) -> Prepared:
@@ -340,6 +342,8 @@ def prepare(data: CoverageData, rules: Rules) -> Prepared:
         weight=severity_weights(data, rules.weights),
         service_rows=rows,
         service_targets=tgts,
+        org_kind=np.asarray(data.org_kind, dtype=object),
+        org_party_level=np.asarray(data.org_party_level, dtype=object),
     )
 
 
@@ -371,30 +375,47 @@ def provider_gaps(
         )
         name = data.category_names.get(cid, data.categories[cid])
         within = "" if rules.max_hops == 0 else f" within {rules.max_hops} neighbouring areas"
-        for t in np.flatnonzero(none).tolist():
-            a = int(prep.targets[t])
+        # the loops below run once per gap: plain Python values, fetched in bulk
+        idx = np.flatnonzero(none)
+        t_area = prep.targets[idx]
+        for t, a, aid, sev in zip(
+            idx.tolist(),
+            t_area.tolist(),
+            data.area_ids[t_area].tolist(),
+            t_weight[idx].tolist(),
+            strict=True,
+        ):
             gaps.append(
                 Gap(
                     GapKind.NO_PROVIDER,
-                    int(data.area_ids[a]),
-                    float(t_weight[t]),
+                    aid,
+                    sev,
                     f"{data.names[a]}: no organization serves {name}{within}.",
                     category_id=cid,
-                    target=int(t),
+                    target=t,
                 )
             )
-        for t in np.flatnonzero(single).tolist():
-            a = int(prep.targets[t])
-            o = int(lo[t])
+        idx = np.flatnonzero(single)
+        t_area = prep.targets[idx]
+        providers = lo[idx]
+        for t, a, aid, sev, o, oid in zip(
+            idx.tolist(),
+            t_area.tolist(),
+            data.area_ids[t_area].tolist(),
+            t_weight[idx].tolist(),
+            providers.tolist(),
+            data.org_ids[providers].tolist(),
+            strict=True,
+        ):
             gaps.append(
                 Gap(
                     GapKind.SINGLE_PROVIDER,
-                    int(data.area_ids[a]),
-                    float(t_weight[t]),
+                    aid,
+                    sev,
                     f"{data.names[a]}: only {data.org_names[o]} serves {name}{within}.",
                     category_id=cid,
-                    organization_id=int(data.org_ids[o]),
-                    target=int(t),
+                    organization_id=oid,
+                    target=t,
                     provider=o,
                 )
             )
@@ -450,24 +471,19 @@ def activity_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]
     return gaps
 
 
-def _party(data: CoverageData, level: PartyLevel) -> I64:
-    return np.array(
-        [
-            i
-            for i, (k, p) in enumerate(zip(data.org_kind, data.org_party_level, strict=True))
-            if k == OrganizationKind.PARTY_ORGANIZATION and p == level and data.org_area[i] >= 0
-        ],
-        dtype=np.int64,
-    )
+def _party(data: CoverageData, prep: Prepared, level: PartyLevel) -> I64:
+    party = prep.org_kind == OrganizationKind.PARTY_ORGANIZATION.value
+    return np.flatnonzero(party & (prep.org_party_level == level.value) & (data.org_area >= 0))
 
 
 def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]:
     """The "333" rule: a group in each building with 3+ party members, a branch in each courtyard
     with 3+ groups, a committee or general branch in each community with 3+ branches."""
     n, need = data.n, rules.party_threshold
-    groups, branches = _party(data, PartyLevel.GROUP), _party(data, PartyLevel.BRANCH)
+    groups = _party(data, prep, PartyLevel.GROUP)
+    branches = _party(data, prep, PartyLevel.BRANCH)
     heads = np.concatenate(
-        [_party(data, PartyLevel.COMMITTEE), _party(data, PartyLevel.GENERAL_BRANCH)]
+        [_party(data, prep, PartyLevel.COMMITTEE), _party(data, prep, PartyLevel.GENERAL_BRANCH)]
     )
 
     def located(orgs: I64) -> I64:
@@ -548,31 +564,29 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
     gaps: list[Gap] = []
     w = prep.weight
     with_agreement = {f.community for f in data.agreements if f.in_force}
+    units = np.flatnonzero(
+        (prep.org_kind == OrganizationKind.CO_RESIDENT_UNIT.value) & (data.org_area >= 0)
+    )
+    unit_area = data.org_area[units]
+    unit_community = prep.anc[unit_area, LEVEL[AreaLevel.COMMUNITY]].astype(np.int64)
     units_by_community: dict[int, list[int]] = {}
-    community = prep.anc[:, LEVEL[AreaLevel.COMMUNITY]]
-    for o, kind in enumerate(data.org_kind):
-        if data.org_area[o] < 0:
-            continue
-        c = int(community[data.org_area[o]])
-        if kind == OrganizationKind.CO_RESIDENT_UNIT and c >= 0:
+    for o, c in zip(units.tolist(), unit_community.tolist(), strict=True):
+        if c >= 0:
             units_by_community.setdefault(c, []).append(o)
     for a in np.flatnonzero(data.level == LEVEL[AreaLevel.COMMUNITY]).tolist():
         if int(a) in with_agreement:
             continue
-        units = sorted(units_by_community.get(int(a), []), key=lambda o: -data.org_recent[o])
+        near = sorted(units_by_community.get(int(a), []), key=lambda o: -data.org_recent[o])
         gaps.append(
             Gap(
                 GapKind.NO_AGREEMENT,
                 int(data.area_ids[a]),
                 float(w[a]),
                 f"{data.names[a]}: no co-building agreement (共建协议) in force.",
-                suggestions=tuple(int(data.org_ids[o]) for o in units[:3]),
+                suggestions=tuple(int(data.org_ids[o]) for o in near[:3]),
             )
         )
-    units_at: dict[int, int] = {}
-    for o, kind in enumerate(data.org_kind):
-        if kind == OrganizationKind.CO_RESIDENT_UNIT:
-            units_at[int(data.org_area[o])] = units_at.get(int(data.org_area[o]), 0) + 1
+    units_at = np.bincount(unit_area, minlength=data.n) if len(units) else np.zeros(data.n, int)
     for o in data.unengaged:
         a = int(data.org_area[o])
         if a < 0:
@@ -581,7 +595,7 @@ def engagement_gaps(data: CoverageData, prep: Prepared) -> list[Gap]:
             Gap(
                 GapKind.UNENGAGED_UNIT,
                 int(data.area_ids[a]),
-                float(w[a]) / max(1, units_at.get(a, 1)),  # its share of its area's units
+                float(w[a]) / max(1, int(units_at[a])),  # its share of its area's units
                 f"{data.org_names[o]} is in no joint meeting (联席会议).",
                 organization_id=int(data.org_ids[o]),
             )

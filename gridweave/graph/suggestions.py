@@ -26,6 +26,7 @@ LOAD_CAP = 40
 IDLE_COST = 150  # no activity in the last 90 days
 CANDIDATES_PER_GAP = 8  # the cheapest few per gap enter the flow
 SEVERITY_BONUS = 10_000
+BYPASS_COST = 1_000_000  # more than any path through a gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,23 +58,27 @@ def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[in
 def candidates(
     data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[Gap]
 ) -> dict[int, list[Candidate]]:
-    """For each gap (by position in ``gaps``), its cheapest candidates."""
-    by_target_cat: dict[tuple[int, int], set[int]] = {}
+    """For each gap (by position in ``gaps``), its cheapest candidates. The service rows are
+    sorted by (target, category) once; each gap looks up its neighbourhood by binary search."""
     cats = data.service_category[prep.service_rows]
     orgs = data.service_org[prep.service_rows]
-    wanted = {g.category_id for g in gaps}
-    for t, c, o in zip(prep.service_targets.tolist(), cats.tolist(), orgs.tolist(), strict=True):
-        if c in wanted:
-            by_target_cat.setdefault((t, c), set()).add(o)
+    width = int(cats.max()) + 1 if len(cats) else 1
+    key = prep.service_targets * width + cats
+    order = np.argsort(key, kind="stable")
+    skey, sorg = key[order], orgs[order]
     indptr = prep.adjacency.indptr.astype(np.int64)
     indices = prep.adjacency.indices.astype(np.int64)
     radius = rules.max_hops + rules.suggestion_radius
     out: dict[int, list[Candidate]] = {}
     for i, g in enumerate(gaps):
         assert g.category_id is not None
+        near = _within(indptr, indices, g.target, radius)
+        wanted = np.array([t * width + g.category_id for t, _ in near], dtype=np.int64)
+        lo = np.searchsorted(skey, wanted, "left").tolist()
+        hi = np.searchsorted(skey, wanted, "right").tolist()
         best: dict[int, int] = {}
-        for t, h in _within(indptr, indices, g.target, radius):
-            for o in by_target_cat.get((t, g.category_id), ()):
+        for (_, h), a, b in zip(near, lo, hi, strict=True):
+            for o in sorg[a:b].tolist():
                 if o != g.provider and (o not in best or h < best[o]):
                     best[o] = h
         found = [
@@ -95,31 +100,65 @@ def assign(
     """Organizations (indices) per gap, best first, no organization more than ``capacity``
     times: a max flow of least cost. Where capacity runs short, the more severe gaps win: each
     suggestion a gap receives earns up to SEVERITY_BONUS (in proportion to its severity), more
-    than any difference between candidates' costs."""
-    g = nx.DiGraph()
-    g.add_node("s")
-    g.add_node("t")
+    than any difference between candidates' costs.
+
+    Gaps and candidates far apart never compete, so each connected part of the candidate graph
+    is solved on its own (network simplex grows faster than linearly with the graph)."""
     top = max((severity or {}).values(), default=0.0) or 1.0
+    parent: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
     for i, cands in options.items():
-        if not cands:
-            continue
-        bonus = int(SEVERITY_BONUS * (severity or {}).get(i, 0.0) / top)
-        g.add_edge("s", ("gap", i), capacity=per_gap, weight=-bonus)
         for c in cands:
+            parent[find(("gap", i))] = find(("org", c.org))
+    parts: dict[object, list[int]] = {}
+    for i, cands in options.items():
+        if cands:
+            parts.setdefault(find(("gap", i)), []).append(i)
+    result: dict[int, list[int]] = {}
+    for gaps in parts.values():
+        result.update(_assign_part(options, gaps, per_gap, capacity, severity or {}, top))
+    return result
+
+
+def _assign_part(
+    options: dict[int, list[Candidate]],
+    gaps: list[int],
+    per_gap: int,
+    capacity: int,
+    severity: dict[int, float],
+    top: float,
+) -> dict[int, list[int]]:
+    """One network simplex: every unit leaves the source, through a gap and an organization to
+    the sink, or over the bypass (costlier than any real path), so the least-cost flow is a
+    maximum flow through the gaps."""
+    g = nx.DiGraph()
+    supply = per_gap * len(gaps)
+    g.add_node("s", demand=-supply)
+    g.add_node("t", demand=supply)
+    g.add_edge("s", "t", capacity=supply, weight=BYPASS_COST)
+    for i in gaps:
+        bonus = int(SEVERITY_BONUS * severity.get(i, 0.0) / top)
+        g.add_edge("s", ("gap", i), capacity=per_gap, weight=-bonus)
+        for c in options[i]:
             g.add_edge(("gap", i), ("org", c.org), capacity=1, weight=c.cost)
             g.add_edge(("org", c.org), "t", capacity=capacity, weight=0)
-    if g.number_of_edges() == 0:
-        return {}
-    flow = nx.max_flow_min_cost(g, "s", "t")
-    result: dict[int, list[int]] = {}
-    for i, cands in options.items():
-        node = ("gap", i)
-        if node not in flow:
-            continue
-        chosen = [c for c in cands if flow[node].get(("org", c.org), 0) > 0]
-        chosen.sort(key=lambda c: c.cost)
+    _, flow = nx.network_simplex(g)
+    result = {}
+    for i in gaps:
+        out = flow[("gap", i)]
+        chosen = sorted((c for c in options[i] if out.get(("org", c.org), 0) > 0), key=_cost)
         result[i] = [c.org for c in chosen]
     return result
+
+
+def _cost(c: Candidate) -> int:
+    return c.cost
 
 
 def suggest(data: CoverageData, rules: Rules, prep: Prepared, gaps: list[Gap]) -> list[Gap]:

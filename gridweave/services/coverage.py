@@ -127,34 +127,50 @@ def _sub(column: str) -> str:
     return in_subtree_sql(column, ":path")
 
 
+# The big reads come back as one row of arrays (one per column): asyncpg decodes arrays in C,
+# where 200,000 rows would cost a Python object each.
 _AREAS = text(
-    "SELECT id, parent_id, level, households, elderly_living_alone, left_behind_children,"
-    " disabled_households, hardship_households, mobile_population, party_members,"
-    f" office_space_m2, name FROM areas WHERE {_sub('path')}"
+    "SELECT array_agg(id ORDER BY id), array_agg(COALESCE(parent_id, 0) ORDER BY id),"
+    " array_agg(level ORDER BY id), array_agg(households ORDER BY id),"
+    " array_agg(elderly_living_alone ORDER BY id), array_agg(left_behind_children ORDER BY id),"
+    " array_agg(disabled_households ORDER BY id), array_agg(hardship_households ORDER BY id),"
+    " array_agg(mobile_population ORDER BY id), array_agg(party_members ORDER BY id),"
+    " array_agg(office_space_m2 ORDER BY id), array_agg(name ORDER BY id)"
+    f" FROM areas WHERE {_sub('path')}"
 )
 _NEIGHBORS = text(
-    "SELECT n.area_id, n.neighbor_id FROM areas a JOIN area_neighbors n ON n.area_id = a.id"
+    "SELECT array_agg(n.area_id), array_agg(n.neighbor_id)"
+    " FROM areas a JOIN area_neighbors n ON n.area_id = a.id"
     f" WHERE {_sub('a.path')} AND n.area_id < n.neighbor_id"
 )
 # Rows at the root's ancestors (a city's service centre serving the whole city) serve the root.
 _SERVICES = text(
-    "SELECT s.organization_id, CASE WHEN s.area_id = ANY(:ancestors) THEN :root ELSE s.area_id"
-    " END AS area_id, s.category_id FROM organization_service_areas s"
-    " WHERE s.category_id = ANY(:categories) AND (s.area_id = ANY(:ancestors) OR s.area_id IN"
-    f" (SELECT id FROM areas WHERE {_sub('path')}))"
+    "SELECT array_agg(organization_id), array_agg(area_id), array_agg(category_id) FROM ("
+    " SELECT s.organization_id, s.area_id, s.category_id FROM areas a"
+    " JOIN organization_service_areas s ON s.area_id = a.id"
+    f" WHERE {_sub('a.path')} AND s.category_id = ANY(:categories)"
+    " UNION ALL SELECT s.organization_id, :root, s.category_id FROM organization_service_areas s"
+    " WHERE s.area_id = ANY(:ancestors) AND s.category_id = ANY(:categories)) x"
 )
 _ORGS = text(
-    "SELECT o.id, o.area_id, o.kind, o.party_level, o.name,"
-    " (SELECT count(*) FROM organization_service_areas s WHERE s.organization_id = o.id) AS load,"
-    " (SELECT count(*) FROM service_activities v WHERE v.organization_id = o.id"
-    "  AND v.occurred_on > :recent AND v.occurred_on <= :as_of) AS recent"
-    f" FROM organizations o WHERE {_sub('o.area_path')} OR o.id = ANY(:extra)"
+    "SELECT array_agg(id ORDER BY id), array_agg(area_id ORDER BY id),"
+    " array_agg(kind ORDER BY id), array_agg(party_level ORDER BY id),"
+    " array_agg(name ORDER BY id) FROM organizations o"
+    f" WHERE {_sub('o.area_path')} OR o.id = ANY(:extra)"
 )
 _VISITS = text(
-    "SELECT area_id, count(*) FILTER (WHERE occurred_on > :month) AS m,"
+    "SELECT array_agg(area_id), array_agg(m), array_agg(q), array_agg(y) FROM ("
+    " SELECT area_id, count(*) FILTER (WHERE occurred_on > :month) AS m,"
     " count(*) FILTER (WHERE occurred_on > :quarter) AS q, count(*) AS y"
     f" FROM service_activities WHERE {_sub('area_path')}"
-    " AND occurred_on > :year AND occurred_on <= :as_of GROUP BY area_id"
+    " AND occurred_on > :year AND occurred_on <= :as_of GROUP BY area_id) v"
+)
+# Each organization's activities in this subtree in the last 90 days ("active").
+_RECENT = text(
+    "SELECT array_agg(organization_id), array_agg(n) FROM ("
+    " SELECT organization_id, count(*) AS n FROM service_activities"
+    f" WHERE {_sub('area_path')} AND occurred_on > :recent AND occurred_on <= :as_of"
+    " GROUP BY organization_id) r"
 )
 # Agreements in force on some day of the quarter, with the partner's activities in the
 # community on those days (services.agreements.quarter_window, in SQL).
@@ -205,50 +221,54 @@ async def load_coverage_data(
     day = q.as_of
     base = {"path": path}
     say("areas")
-    area_rows = (await session.execute(_AREAS, base)).all()
-    if len(area_rows) > max_areas:
+    cols = await _columns(session, _AREAS, base, 12)
+    if len(cols[0]) > max_areas:
         raise ValidationFailed(
-            f"This area holds {len(area_rows):,} areas, more than the {max_areas:,} a report"
+            f"This area holds {len(cols[0]):,} areas, more than the {max_areas:,} a report"
             " covers: pick a smaller area.",
             field=["areaId"],
         )
-    ids = _arr([r[0] for r in area_rows])
-    pos = {int(a): i for i, a in enumerate(ids.tolist())}
+    ids = np.array(cols[0], dtype=np.int64)
     n = len(ids)
     say("neighbours")
-    nb = (await session.execute(_NEIGHBORS, base)).all()
-    na = _arr([pos.get(r[1], -1) for r in nb])  # neighbours outside the subtree drop out
-    nself = _arr([pos[r[0]] for r in nb])
-    keep = na >= 0
+    na_ids, nb_ids = await _columns(session, _NEIGHBORS, base, 2)
+    nself, na = _positions(ids, na_ids), _positions(ids, nb_ids)  # -1: outside the subtree
+    keep = (nself >= 0) & (na >= 0)
     say("service areas")
     ancestors = [int(x) for x in path.strip("/").split("/")[:-1]]
-    srows = (
-        await session.execute(
-            _SERVICES,
-            {**base, "ancestors": ancestors, "root": q.area.id, "categories": list(q.category_ids)},
-        )
-    ).all()
+    s_org, s_area, s_cat = await _columns(
+        session,
+        _SERVICES,
+        {**base, "ancestors": ancestors, "root": q.area.id, "categories": list(q.category_ids)},
+        3,
+    )
     say("organizations")
-    extra = sorted({int(r[0]) for r in srows})
-    orgs = (
-        await session.execute(
-            _ORGS,
-            {**base, "extra": extra, "recent": day - timedelta(days=RECENT_DAYS), "as_of": day},
-        )
-    ).all()
-    opos = {int(r[0]): i for i, r in enumerate(orgs)}
+    extra = np.unique(np.array(s_org, dtype=np.int64)).tolist()
+    o_cols = await _columns(session, _ORGS, {**base, "extra": extra}, 5)
+    org_ids = np.array(o_cols[0], dtype=np.int64)
+    opos = {int(o): i for i, o in enumerate(o_cols[0])}
     say("service activities")
     windows = {
         "month": _months_before(day, 1),
         "quarter": _months_before(day, 3),
         "year": _months_before(day, 12),
+        "recent": day - timedelta(days=RECENT_DAYS),
         "as_of": day,
     }
+    v_area, v_m, v_q, v_y = await _columns(
+        session, _VISITS, {k: v for k, v in {**base, **windows}.items() if k != "recent"}, 4
+    )
+    r_org, r_n = await _columns(
+        session, _RECENT, {"path": path, "recent": windows["recent"], "as_of": day}, 2
+    )
+    org_recent = np.zeros(len(org_ids), dtype=np.int64)
+    rpos = _positions(org_ids, r_org)
+    org_recent[rpos[rpos >= 0]] = np.array(r_n, dtype=np.int64)[rpos >= 0]
     visits = np.zeros((n, 3), dtype=np.int64)
-    for area_id, m, qq, y in (await session.execute(_VISITS, {**base, **windows})).all():
-        i = pos.get(area_id)
-        if i is not None:
-            visits[i] = (m, qq, y)
+    vpos = _positions(ids, v_area)
+    inside = vpos >= 0
+    visits[vpos[inside]] = np.array([v_m, v_q, v_y], dtype=np.int64).T.reshape(-1, 3)[inside]
+    pos = {int(a): i for i, a in enumerate(cols[0])}
     say("agreements and meetings")
     q_start, q_end = rotation.quarter_bounds(day)
     agreements = [
@@ -303,26 +323,30 @@ async def load_coverage_data(
             )
         )
     ).all()
+    parent_ids = np.array(cols[1], dtype=np.int64)
+    service_org = _positions(org_ids, s_org)
+    level_index = {lv: i for i, lv in LEVEL_INDEX.items()}
     return CoverageData(
         area_ids=ids,
-        parent=_arr([pos.get(r[1], -1) if r[1] is not None else -1 for r in area_rows]),
-        level=_arr([LEVEL_INDEX[r[2]] for r in area_rows]),
-        households=_arr([r[3] for r in area_rows]),
-        vulnerable=np.array([r[4:9] for r in area_rows], dtype=np.int64).reshape(n, 5),
-        party_members=_arr([r[9] for r in area_rows]),
-        names=[r[11] for r in area_rows],
-        office_space=[r[10] for r in area_rows],
+        parent=_positions(ids, parent_ids),
+        level=np.array([level_index[lv] for lv in cols[2]], dtype=np.int64),
+        households=np.array(cols[3], dtype=np.int64),
+        vulnerable=np.array(cols[4:9], dtype=np.int64).T.reshape(n, 5),
+        party_members=np.array(cols[9], dtype=np.int64),
+        names=cols[11],
+        office_space=cols[10],
         neighbors=(nself[keep], na[keep]),
-        org_ids=_arr([r[0] for r in orgs]),
-        org_area=_arr([pos.get(r[1], -1) for r in orgs]),
-        org_kind=[r[2] for r in orgs],
-        org_party_level=[r[3] for r in orgs],
-        org_names=[r[4] for r in orgs],
-        org_load=_arr([r[5] for r in orgs]),
-        org_recent=_arr([r[6] for r in orgs]),
-        service_org=_arr([opos[r[0]] for r in srows]),
-        service_area=_arr([pos[r[1]] for r in srows]),
-        service_category=_arr([r[2] for r in srows]),
+        org_ids=org_ids,
+        org_area=_positions(ids, o_cols[1]),
+        org_kind=o_cols[2],
+        org_party_level=o_cols[3],
+        org_names=o_cols[4],
+        # areas served in this report's region and categories (where a suggestion would land)
+        org_load=np.bincount(service_org, minlength=len(org_ids)).astype(np.int64),
+        org_recent=org_recent,
+        service_org=service_org,
+        service_area=_positions(ids, s_area),
+        service_category=np.array(s_cat, dtype=np.int64),
         visits=visits,
         categories={c.id: c.code for c in categories},
         category_names={c.id: c.name for c in categories},
@@ -332,7 +356,23 @@ async def load_coverage_data(
     )
 
 
-LEVEL_INDEX = {lv.value: i for i, lv in enumerate(LEVEL_ORDER)}
+async def _columns(
+    session: AsyncSession, sql: Any, params: dict[str, Any], width: int
+) -> list[list[Any]]:
+    row = (await session.execute(sql, params)).one()
+    return [list(c) if c is not None else [] for c in row[:width]]
+
+
+def _positions(sorted_ids: np.ndarray[Any, Any], values: Any) -> np.ndarray[Any, Any]:
+    """The index of each value in ``sorted_ids`` (-1 where absent)."""
+    v = np.array(values, dtype=np.int64)
+    if not len(sorted_ids) or not len(v):
+        return np.full(len(v), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, v), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == v, at, -1).astype(np.int64)
+
+
+LEVEL_INDEX = dict(enumerate(lv.value for lv in LEVEL_ORDER))
 
 
 # ---- the per-process cache ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from asgi_correlation_id import CorrelationIdMiddleware
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from gridweave import spreadsheet_routes
 from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
 from gridweave.context import Context
@@ -30,11 +32,13 @@ from gridweave.gate import Gate
 from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.resolvers.loaders import Loaders
+from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
+from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.websocket import SubscriptionsOnlyHandler
 
 
@@ -55,6 +59,21 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             queue=settings.login_queue,
             wait_seconds=settings.login_queue_wait_seconds,
         )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body is a JSON object in UTF-8 (orjson refuses invalid UTF-8 and lone
+        surrogates), with a string or null ``operationName``: anything else is a 400, never an
+        exception inside strawberry. A list stays a list: strawberry answers "Batching is not
+        enabled"."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from e
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        if isinstance(value, dict) and not isinstance(value.get("operationName"), str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return value
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: WebSocket messages must go out as text frames.
@@ -135,9 +154,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         routes=[Route("/healthz", health)],
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
-            Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+            Middleware(
+                RequestTimeout,
+                seconds=settings.request_timeout_seconds,
+                paths=dict.fromkeys(LARGE_PATHS, settings.import_timeout_seconds),
+            ),
             Middleware(DatabaseUnavailable),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                paths={"/imports": settings.import_max_bytes},
+            ),
             Middleware(RequireJson, path="/graphql"),
         ],
         lifespan=lifespan,
@@ -152,6 +179,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             max_network_nodes=settings.max_network_nodes,
             max_tokens=settings.max_tokens,
             max_page_size=settings.max_page_size,
+            max_bytes=settings.compiled_cache_bytes,
+            bounds=input_bounds(settings),
         )
         http = app.state.compiled_reads = CompiledFirst(
             graphql,
@@ -166,4 +195,5 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         Route("/maps/coverage/{area_id}.svg", coverage_map_endpoint(settings), methods=["GET"])
     )
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    app.router.routes.extend(spreadsheet_routes.routes(settings))
     return app

@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -88,6 +89,8 @@ def serve(
     """Run the GraphQL server (migrating the database first)."""
     import uvicorn
 
+    from gridweave.serving import uvicorn_options
+
     settings = get_settings()
     from gridweave.logs import configure_logging
 
@@ -106,8 +109,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_config=None,
-            access_log=False,
+            **uvicorn_options(settings),
         )
         return
     from gridweave.app import create_app
@@ -116,8 +118,7 @@ def serve(
         create_app(settings, database_url=url),
         host=host,
         port=port,
-        log_config=None,
-        access_log=False,
+        **uvicorn_options(settings),
     )
 
 
@@ -271,6 +272,44 @@ def coverage(
         fmt_report.print_table(report, Console(), limit=limit)
     if map_path is not None:
         err.print(f"map written to {map_path}")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path | None, typer.Argument(help="An .xlsx workbook or a .csv file (UTF-8 or GBK).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check every row; write nothing.")] = False,
+    area: Annotated[
+        str | None, typer.Option(help="Area code: every row must lie at or below it.")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Import as this user (their scope; the ledger names them).")
+    ] = None,
+    template: Annotated[
+        bool, typer.Option(help="Write the template workbook to FILE instead.")
+    ] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the full report (CSV) here.")] = None,
+) -> None:
+    """Import areas, organizations and service areas from a spreadsheet (all or nothing)."""
+    from gridweave.import_command import run_import_command, write_template
+
+    settings = get_settings()
+    url = _url(settings)
+    _migrate(url)
+    if template:
+        write_template(url, settings, file or Path("gridweave-template.xlsx"))
+        return
+    if file is None:
+        raise typer.BadParameter("name the file to import", param_hint="FILE")
+    try:
+        code = run_import_command(
+            url, settings, file, dry_run=dry_run, area=area, user=user, report=report
+        )
+    except DomainError as e:
+        typer.echo(f"refused: {e.message}", err=True)
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=code)
 
 
 @audit_app.command("verify")

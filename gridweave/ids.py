@@ -15,13 +15,24 @@ def encode_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
-def decode_any(value: str) -> tuple[str, int] | None:
+def _canonical_pair(value: str, low: int) -> tuple[str, int] | None:
+    """("Type", pk) of base64("Type:pk") exactly as :func:`encode_id` prints it: the same text
+    re-encoded gives back ``value``, so no spaces, signs, leading zeros, other digits ("١"),
+    extra padding or a second spelling of one id pass."""
     try:
-        type_name, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
-        number = int(pk)
+        type_name, colon, pk = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return (type_name, number) if 0 < number <= MAX_PK else None
+    if not colon or not pk.isascii() or not pk.isdigit():
+        return None
+    number = int(pk)
+    if not low <= number <= MAX_PK or encode_id(type_name, number) != value:
+        return None
+    return type_name, number
+
+
+def decode_any(value: str) -> tuple[str, int] | None:
+    return _canonical_pair(value, 1)
 
 
 def decode_id(value: str, type_name: str, *, field: Sequence[str]) -> int:
@@ -43,12 +54,9 @@ def decode_cursor(value: str | None) -> int:
     """0 for no cursor; keyset pages run on ascending ids."""
     if value is None:
         return 0
-    try:
-        prefix, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
-        if prefix == "cursor" and 0 <= int(pk) <= MAX_PK:
-            return int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
+    decoded = _canonical_pair(value, 0)
+    if decoded is not None and decoded[0] == "cursor":
+        return decoded[1]
     raise ValidationFailed(
         "This page cursor is not valid: start again from the first page.", field=["after"]
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
@@ -56,16 +57,27 @@ class BodySizeLimit:
     the whole body first) the exception propagates and the server closes the connection.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        if max_bytes < 0:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, paths: Mapping[str, int] | None = None
+    ) -> None:
+        """``paths``: larger limits for paths starting with these prefixes (uploads)."""
+        if max_bytes < 0 or any(v < 0 for v in (paths or {}).values()):
             raise ValueError("max_bytes must not be negative")
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
-    def _too_large(self) -> JSONResponse:
+    def _limit(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        for prefix, limit in self.paths.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default_max_bytes
+
+    def _too_large(self, max_bytes: int) -> JSONResponse:
         return error_response(
             413,
-            f"Request body larger than {self.max_bytes} bytes",
+            f"Request body larger than {max_bytes} bytes",
             headers={"connection": "close"},
         )
 
@@ -73,6 +85,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
 
         lengths = Headers(scope=scope).getlist("content-length")
         if lengths:
@@ -84,8 +97,8 @@ class BodySizeLimit:
                 response = error_response(400, "Invalid Content-Length header")
                 await response(scope, receive, send)
                 return
-            if declared.pop() > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if declared.pop() > max_bytes:
+                await self._too_large(max_bytes)(scope, receive, send)
                 return
 
         received = 0
@@ -99,11 +112,11 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     if started:
                         raise _BodyTooLarge
                     refused = True
-                    await self._too_large()(scope, receive, send)
+                    await self._too_large(max_bytes)(scope, receive, send)
                     raise _BodyTooLarge
             return message
 
@@ -175,22 +188,31 @@ class RequestTimeout:
     when nothing was sent yet. SQL has its own statement timeout; this also bounds the work done
     in Python (a query whose lists multiply beyond what the cost rule foresaw)."""
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
+    def __init__(
+        self, app: ASGIApp, seconds: float, paths: Mapping[str, float] | None = None
+    ) -> None:
+        """``paths``: longer limits for paths starting with these prefixes (imports, exports)."""
         self.app = app
-        self.seconds = seconds
+        self.default_seconds = seconds
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        seconds = next(
+            (v for prefix, v in self.paths.items() if path.startswith(prefix)),
+            self.default_seconds,
+        )
         tracked = _Tracked(send)
         try:
-            async with asyncio.timeout(self.seconds):
+            async with asyncio.timeout(seconds):
                 await self.app(scope, receive, tracked.send)
         except TimeoutError:
-            logger.warning("request stopped after %s s: %s", self.seconds, scope.get("path"))
+            logger.warning("request stopped after %s s: %s", seconds, scope.get("path"))
             if not tracked.started:
-                message = f"The request took longer than {self.seconds:g} s and was stopped."
+                message = f"The request took longer than {seconds:g} s and was stopped."
                 await error_response(503, message)(scope, receive, send)
 
 

@@ -75,8 +75,25 @@ class Settings(BaseSettings):
     max_cost: int = 50_000
     max_page_size: int = 100
     max_body_bytes: int = 256 * 1024
+    import_max_bytes: int = 64 * 1024 * 1024
+    import_timeout_seconds: float = 300.0
     max_network_nodes: int = 20_000
+    # Request bounds (gridweave/schema/bounds.py): every string and list argument, literal or
+    # variable, on both read paths.
+    max_string_length: int = 5_000
+    max_search_length: int = 100
+    max_list_length: int = 200
+    max_input_items: int = 5_000
+    # "Did you mean ...?" and the names of required fields in error messages.
+    schema_hints: bool | None = None
+    # uvicorn: close a connection idle between requests after keep_alive_timeout_seconds, and one
+    # whose request headers are not complete header_timeout_seconds after it opened (or after its
+    # previous response).
+    keep_alive_timeout_seconds: int = 5
+    header_timeout_seconds: float = 10.0
     compiled_reads: bool = True
+    # Parsed and compiled documents kept per process (an LRU bounded by entries and bytes).
+    compiled_cache_bytes: int = 32 * 1024 * 1024
     response_cache: bool = False
     response_cache_entries: int = 1_000
     # coverage (issue 12): see README "Coverage"
@@ -116,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return not self.is_production if self.introspection is None else self.introspection
+
+    @property
+    def schema_hints_enabled(self) -> bool:
+        return not self.is_production if self.schema_hints is None else self.schema_hints
 
     def signing_key(self) -> str:
         """The token secret: from settings, or (development only) generated once into data_dir."""

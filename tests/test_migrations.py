@@ -26,6 +26,8 @@ EXPECTED_TABLES = {
     "joint_meeting_members",
     "meeting_sessions",
     "meeting_session_attendees",
+    "import_reports",
+    "import_report_lines",
     "organizations",
     "organization_links",
     "organization_link_proposals",

@@ -36,6 +36,7 @@ from gridweave.compiled.compiler import Compiled, CompiledQuery, compile_query
 from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
 from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
+from gridweave.schema.limits import InputBounds, variable_bound_errors
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
 
@@ -72,8 +73,10 @@ class CompiledReads:
         max_network_nodes: int = 20_000,
         max_tokens: int = 2_000,
         max_page_size: int = 100,
+        bounds: InputBounds | None = None,
     ) -> None:
         self.schema = schema
+        self.bounds = bounds
         self.max_tokens = max_tokens
         self.max_page_size = max_page_size
         self.max_network_nodes = max_network_nodes
@@ -276,6 +279,10 @@ class CompiledFirst:
             prepared = await anyio.to_thread.run_sync(reads.prepare, text, op_name)
         if prepared is None:
             return None
+        if reads.bounds is not None and variable_bound_errors(
+            prepared.doc, prepared.operation, variables, reads.bounds
+        ):
+            return None  # strawberry answers with those errors
         try:
             coerced = coerce_variables(reads.schema, prepared.operation, variables)
             if reads.needs_compiling(prepared, coerced):

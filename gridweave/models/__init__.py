@@ -6,6 +6,7 @@ from gridweave.models.areas import Area, AreaLevel, AreaNeighbor
 from gridweave.models.audit import AuditEntry
 from gridweave.models.base import Base
 from gridweave.models.categories import ServiceCategory
+from gridweave.models.imports import ImportReport, ImportReportLine
 from gridweave.models.meetings import (
     ConvenerRotation,
     JointMeeting,
@@ -42,6 +43,8 @@ __all__ = [
     "AreaNeighbor",
     "AuditEntry",
     "Base",
+    "ImportReport",
+    "ImportReportLine",
     "LinkKind",
     "Organization",
     "OrganizationKind",

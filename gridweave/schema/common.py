@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
+from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition
 
 from gridweave import models
 from gridweave.context import Context
@@ -15,6 +18,7 @@ from gridweave.errors import DomainError
 from gridweave.errors import ErrorCode as PyErrorCode
 from gridweave.ids import encode_cursor
 from gridweave.paging import page_limit
+from gridweave.services.validation import MAX_DATE, MIN_DATE
 
 GqlInfo = Info[Context, None]
 
@@ -28,6 +32,53 @@ for _enum in (ErrorCode, AreaLevel, OrganizationKind, LinkKind, Role):
     strawberry.enum(_enum)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _in_range(day: dt.date, text: str) -> None:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValueError(
+            f"Dates must lie between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}."
+        )
+
+
+def _date(text: str) -> dt.date:
+    day = dt.date.fromisoformat(text)
+    _in_range(day, text)
+    return day
+
+
+def _datetime(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    _in_range(moment.date(), text)
+    return moment
+
+
+def _isoformat(value: dt.date) -> str:
+    return value.isoformat()
+
+
+#: strawberry's Date and DateTime, refusing input outside MIN_DATE..MAX_DATE (as a GraphQL
+#: validation error: 'Value cannot represent a Date: "9999-12-31". Dates must lie between ...').
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    dt.date: ScalarDefinition(
+        name="Date",
+        description="Date (isoformat), 1900-01-01 to 2200-12-31",
+        specified_by_url=None,
+        serialize=_isoformat,
+        parse_value=wrap_parser(_date, "Date"),
+        parse_literal=None,
+        origin=dt.date,
+    ),
+    dt.datetime: ScalarDefinition(
+        name="DateTime",
+        description="Date with time (isoformat), 1900 to 2200",
+        specified_by_url=None,
+        serialize=_isoformat,
+        parse_value=wrap_parser(_datetime, "DateTime"),
+        parse_literal=None,
+        origin=dt.datetime,
+    ),
+}
 
 
 def described(text: str) -> Callable[[F], F]:

@@ -26,7 +26,7 @@ with a clear message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +61,23 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from gridweave.schema.masking import MaskUnexpectedErrors
+from gridweave.schema.bounds import (
+    InputBounds,
+    VariableBounds,
+    input_bounds,
+    input_bounds_rule,
+    variable_bound_errors,
+)
+from gridweave.schema.masking import HideSchemaHints, MaskUnexpectedErrors
 from gridweave.settings import Settings
 
 __all__ = [
     "PAGE_SIZE_ARGUMENTS",
+    "InputBounds",
+    "OneOperationOrName",
+    "input_bounds",
+    "input_bounds_rule",
+    "variable_bound_errors",
     "QUERY_CACHE_SIZE",
     "QueryLimits",
     "QueryMeasure",
@@ -366,10 +378,36 @@ def query_limits_rule(
 
 
 class QueryLimits(AddValidationRules):
-    """Adds one (pre-built) :func:`query_limits_rule` class to the validation rules."""
+    """Adds pre-built rule classes (:func:`query_limits_rule`, :func:`input_bounds_rule`)."""
 
-    def __init__(self, rule: type[ValidationRule]) -> None:
-        super().__init__([rule])
+    def __init__(self, *rules: type[ValidationRule]) -> None:
+        super().__init__(list(rules))
+
+
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
+
+
+def operation_name_problem(document: DocumentNode, operation_name: str | None) -> str | None:
+    """The spec's refusal of a document with several operations and no ``operationName``
+    (strawberry would run the first one)."""
+    if operation_name is not None:
+        return None
+    count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    return MULTIPLE_OPERATIONS if count > 1 else None
+
+
+class OneOperationOrName(SchemaExtension):
+    def on_parse(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        if context.graphql_document is None:
+            return
+        # ``context.operation_name`` falls back to the first operation's name; this is the
+        # name the request gave.
+        given = context._provided_operation_name
+        problem = operation_name_problem(context.graphql_document, given)
+        if problem:
+            raise GraphQLError(problem)
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,8 +420,10 @@ def schema_extensions(
 ) -> list[Callable[[], SchemaExtension]]:
     """Factories (not instances) for ``strawberry.Schema(extensions=...)``.
 
-    In order: token limit (a parser option), parse cache, validation cache, the depth/alias/cost
-    rule, introspection off unless ``settings.introspection_enabled``, error masking.
+    In order: token limit (a parser option), parse cache, one operation or a name, validation
+    cache, the depth/alias/cost and input bounds rules, variable bounds, introspection off unless
+    ``settings.introspection_enabled``, no schema hints unless ``settings.schema_hints_enabled``,
+    error masking.
     """
     limits_rule = query_limits_rule(
         max_depth=settings.max_depth,
@@ -391,6 +431,8 @@ def schema_extensions(
         max_cost=settings.max_cost,
         page_size=settings.max_page_size,
     )
+    bounds = input_bounds(settings)
+    bounds_rule = input_bounds_rule(bounds)
     max_tokens = settings.max_tokens
 
     def tokens() -> SchemaExtension:
@@ -403,16 +445,23 @@ def schema_extensions(
         return ValidationCache(maxsize=cache_size)
 
     def limits() -> SchemaExtension:
-        return QueryLimits(limits_rule)
+        return QueryLimits(limits_rule, bounds_rule)
+
+    def variable_bounds() -> SchemaExtension:
+        return VariableBounds(bounds)
 
     factories: list[Callable[[], SchemaExtension]] = [
         tokens,
         parser_cache,
+        OneOperationOrName,
         validation_cache,
         limits,
+        variable_bounds,
     ]
     if not settings.introspection_enabled:
         factories.append(DisableIntrospection)
+    if not settings.schema_hints_enabled:
+        factories.append(HideSchemaHints)
     factories.append(MaskUnexpectedErrors)
     return factories
 

@@ -4,6 +4,7 @@ anything unexpected is logged in full with its request id and masked."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -109,3 +110,36 @@ class DomainErrorCodes(SchemaExtension):
             domain = _domain_error(error)
             if domain is not None:
                 _tag_domain_error(error, domain)
+
+
+# What graphql-core says about the schema that a caller did not ask about: suggestions of similar
+# names (fields, arguments, types, enum values, input fields, "field { ... }"), and which
+# arguments and input fields are required.
+_SUGGESTION = re.compile(r"\s*Did you mean[^?]*\?")
+_REQUIRED_FIELD = re.compile(
+    r"Expected value of type '[^']*' to include required field '[^']*', found: .*\.$", re.DOTALL
+)
+_REQUIRED_ARGUMENT = re.compile(
+    r"Argument '[^']*' of type '[^']*' is required, but it was not provided\."
+)
+
+
+def without_schema_hints(message: str) -> str:
+    """``message`` without suggestions and without the names of required fields or arguments.
+
+    Validation and variable-coercion errors of both read paths pass through here in production;
+    the compiled path hands every erroneous request to strawberry, so this one post-pass covers
+    it too."""
+    message = _SUGGESTION.sub("", message)
+    message = _REQUIRED_FIELD.sub("An input object lacks a required field.", message)
+    return _REQUIRED_ARGUMENT.sub("A required argument was not given.", message)
+
+
+class HideSchemaHints(SchemaExtension):
+    """Production: no "Did you mean ...?" of any kind, no list of required fields or arguments."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            error.message = without_schema_hints(error.message)

@@ -29,7 +29,14 @@ from gridweave.resolvers import (
     organizations,
     users,
 )
-from gridweave.schema.limits import query_limits_rule, schema_extensions, strawberry_config
+from gridweave.schema.common import SCALAR_OVERRIDES
+from gridweave.schema.limits import (
+    input_bounds,
+    input_bounds_rule,
+    query_limits_rule,
+    schema_extensions,
+    strawberry_config,
+)
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,7 @@ def build_schema(settings: Settings) -> GridweaveSchema:
         mutation=Mutation,
         extensions=schema_extensions(settings),
         config=strawberry_config(settings),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
 
 
@@ -84,6 +92,7 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
             max_cost=settings.max_cost,
             page_size=settings.max_page_size,
         ),
+        input_bounds_rule(input_bounds(settings)),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -25,6 +25,23 @@ from gridweave.services.validation import clean_code, clean_name, non_negative
 INPUT = "input"
 
 
+#: Levels that may be the root of a tree: a unit with its own government (a city, a district or
+#: county, a street or township) runs a deployment; a community, grid, courtyard or building
+#: always lies inside one.
+ROOT_LEVELS = frozenset({AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STREET})
+#: Above any area on earth (the largest city proper has about 25 million people).
+MAX_AREA_POPULATION = 100_000_000
+#: Vulnerable-group counts and what each cannot exceed: people among the population, households
+#: among the households (an elderly person living alone is a household of one).
+GROUP_CEILINGS = {
+    "elderly_living_alone": "households",
+    "left_behind_children": "population",
+    "disabled_households": "households",
+    "hardship_households": "households",
+    "mobile_population": "population",
+}
+
+
 def allowed_child_levels(parent: AreaLevel) -> set[AreaLevel]:
     """Levels descend one step at a time; a building may also sit directly under a grid."""
     idx = LEVEL_ORDER.index(parent)
@@ -34,6 +51,20 @@ def allowed_child_levels(parent: AreaLevel) -> set[AreaLevel]:
     return allowed
 
 
+def check_child_level(parent: AreaLevel, level: AreaLevel, *, field: Sequence[str]) -> None:
+    if level not in allowed_child_levels(parent):
+        raise ValidationFailed(f"A {level.value} cannot sit under a {parent.value}.", field=field)
+
+
+def require_area_creator(actor: Actor | None, parent_path: str | None) -> Actor:
+    """Who may create an area under the area at ``parent_path`` (None: a top-level area)."""
+    if parent_path is None:
+        if not require_actor(actor).is_admin:
+            raise Forbidden("Only an administrator can create a top-level area.")
+        return require_actor(actor)
+    return require_coordinator(actor, parent_path, what="the new area would be")
+
+
 @dataclass(frozen=True, slots=True)
 class AreaCounts:
     households: int | None = None
@@ -41,16 +72,53 @@ class AreaCounts:
     vulnerable: Mapping[str, int] | None = None
 
 
-def _check_counts(counts: AreaCounts) -> dict[str, int]:
+def _check_counts(counts: AreaCounts, current: Mapping[str, int]) -> dict[str, int]:
+    """The counts given, checked against each other and against the area's ``current`` counts
+    (zeros for a new area): households never above the population, each vulnerable group never
+    above the people or households it is counted among."""
     values: dict[str, int] = {}
+    fields: dict[str, list[str]] = {}
     for key in ("households", "population"):
-        v = non_negative(getattr(counts, key), field=[INPUT, key], label=key.capitalize())
+        fields[key] = [INPUT, key]
+        v = non_negative(getattr(counts, key), field=fields[key], label=key.capitalize())
         if v is not None:
             values[key] = v
     for i, (group, count) in enumerate((counts.vulnerable or {}).items()):
-        non_negative(count, field=[INPUT, "vulnerableGroups", str(i), "count"], label="A count")
-        values[VULNERABLE_COLUMNS[group]] = count
+        column = VULNERABLE_COLUMNS[group]
+        fields[column] = [INPUT, "vulnerableGroups", str(i), "count"]
+        non_negative(count, field=fields[column], label="A count")
+        values[column] = count
+    if not values:
+        return values  # a rename leaves older figures alone, plausible or not
+    merged = {**current, **values}
+    if merged["population"] > MAX_AREA_POPULATION:
+        raise ValidationFailed(
+            f"A population above {MAX_AREA_POPULATION:,} is not plausible for one area.",
+            field=fields["population"],
+        )
+    pairs = [("households", "population"), *GROUP_CEILINGS.items()]
+    for part, whole in pairs:
+        if merged[part] > merged[whole]:
+            # Point at the figure the caller gave: the part if given, else the whole.
+            field = fields[part] if part in values else fields[whole]
+            raise ValidationFailed(
+                f"{_LABELS[part]} ({merged[part]:,}) cannot exceed {_LABELS[whole].lower()} "
+                f"({merged[whole]:,}).",
+                field=field,
+            )
     return values
+
+
+_LABELS = {
+    "households": "Households",
+    "population": "Population",
+    "elderly_living_alone": "Elderly living alone",
+    "left_behind_children": "Left-behind children",
+    "disabled_households": "Disabled households",
+    "hardship_households": "Hardship households",
+    "mobile_population": "Mobile population",
+}
+_COUNT_COLUMNS = tuple(_LABELS)
 
 
 async def get_area(session: AsyncSession, area_id: int, *, field: Sequence[str]) -> Area:
@@ -81,22 +149,23 @@ async def create_area(
     counts: AreaCounts = AreaCounts(),
 ) -> Area:
     if parent_id is None:
-        if not require_actor(actor).is_admin:
-            raise Forbidden("Only an administrator can create a top-level area.")
+        require_area_creator(actor, None)
+        if level not in ROOT_LEVELS:
+            raise ValidationFailed(
+                f"A {level.value} always lies inside another area: give its parentId.",
+                field=[INPUT, "parentId"],
+            )
         parent_path = "/"
     else:
         parent = await get_area(session, parent_id, field=[INPUT, "parentId"])
-        require_coordinator(actor, parent.path, what="the new area would be")
-        if level not in allowed_child_levels(AreaLevel(parent.level)):
-            raise ValidationFailed(
-                f"A {level.value} cannot sit under a {parent.level}.", field=[INPUT, "level"]
-            )
+        require_area_creator(actor, parent.path)
+        check_child_level(AreaLevel(parent.level), level, field=[INPUT, "level"])
         parent_path = parent.path
     name = clean_name(name, field=[INPUT, "name"])
     code = clean_code(code, field=[INPUT, "code"])
     if code:
         await _check_code_free(session, code)
-    values = _check_counts(counts)
+    values = _check_counts(counts, dict.fromkeys(_COUNT_COLUMNS, 0))
     new_id = int(await session.scalar(text("SELECT nextval('areas_id_seq')")) or 0)
     area = Area(
         id=new_id,
@@ -140,7 +209,7 @@ async def update_area(
         if new_code:
             await _check_code_free(session, new_code, except_id=area.id)
         changes["code"] = new_code
-    changes.update(_check_counts(counts))
+    changes.update(_check_counts(counts, {c: getattr(area, c) for c in _COUNT_COLUMNS}))
     for key, value in changes.items():
         setattr(area, key, value)
     await audit.record(

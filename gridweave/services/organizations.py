@@ -27,7 +27,7 @@ from gridweave.services.areas import get_area
 from gridweave.services.validation import clean_name, valid_credit_code
 
 INPUT = "input"
-_HIERARCHY_LOCK = 7_301_995  # serializes parent changes, so no two moves build a loop together
+HIERARCHY_LOCK = 7_301_995  # serializes parent changes, so no two moves build a loop together
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,29 @@ def require_org_editor(actor: Actor | None, org: Organization) -> Actor:
     raise Forbidden("You may edit only your own organization or those in the areas you coordinate.")
 
 
+def check_parent_reach(
+    actor: Actor, *, home_path: str, parent_path: str, field: Sequence[str]
+) -> None:
+    """A parent lies in the organization's own chain of areas (its area or one above) or in the
+    actor's scope."""
+    if not (home_path.startswith(parent_path) or actor.coordinates(parent_path)):
+        raise Forbidden(
+            "That parent is based outside this organization's areas and outside yours.",
+            field=field,
+        )
+
+
+def check_service_area_reach(
+    actor: Actor, *, home_path: str, area_path: str, field: Sequence[str]
+) -> None:
+    """A served area lies within the organization's home area or the actor's scope (coverage is
+    computed from these rows: nobody may claim the whole city)."""
+    if not (area_path.startswith(home_path) or actor.coordinates(area_path)):
+        raise Forbidden(
+            "This area lies outside the organization's own area and outside yours.", field=field
+        )
+
+
 async def _check_credit_code(
     session: AsyncSession, code: str | None, *, except_id: int | None = None
 ) -> str | None:
@@ -76,14 +99,12 @@ async def _check_parent(
     or in the actor's scope, and must not be the organization itself or one of its descendants.
     The hierarchy lock makes two crossing moves (A under B, B under A) queue, not both pass."""
     parent = await get_organization(session, parent_id, field=[INPUT, "parentId"])
-    if not (home_path.startswith(parent.area_path) or actor.coordinates(parent.area_path)):
-        raise Forbidden(
-            "That parent is based outside this organization's areas and outside yours.",
-            field=[INPUT, "parentId"],
-        )
+    check_parent_reach(
+        actor, home_path=home_path, parent_path=parent.area_path, field=[INPUT, "parentId"]
+    )
     if child_id is None:
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _HIERARCHY_LOCK})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": HIERARCHY_LOCK})
     ancestors = text(
         "WITH RECURSIVE up(id, parent_id) AS ("
         " SELECT id, parent_id FROM organizations WHERE id = :start"
@@ -116,11 +137,9 @@ async def _resolve_service_areas(
         path = paths.get(spec.area_id)
         if path is None:
             raise NotFound("No such area.", field=[*field, "areaId"])
-        if not (path.startswith(home_path) or actor.coordinates(path)):
-            raise Forbidden(
-                "This area lies outside the organization's own area and outside yours.",
-                field=[*field, "areaId"],
-            )
+        check_service_area_reach(
+            actor, home_path=home_path, area_path=path, field=[*field, "areaId"]
+        )
         if not spec.category_codes:
             raise ValidationFailed(
                 "Name at least one service category.", field=[*field, "categoryCodes"]

@@ -221,7 +221,7 @@ async def test_update_area_changes_name_code_and_counts(sessionmaker: Sessionmak
             area_id=district.id,
             name="宝山区",
             code="310113",
-            counts=svc.AreaCounts(households=5000, vulnerable={"MOBILE_POPULATION": 40}),
+            counts=svc.AreaCounts(households=250, vulnerable={"MOBILE_POPULATION": 40}),
         ),
     )
 
@@ -231,7 +231,7 @@ async def test_update_area_changes_name_code_and_counts(sessionmaker: Sessionmak
         assert (stored.name, stored.code, stored.households, stored.mobile_population) == (
             "宝山区",
             "310113",
-            5000,
+            250,
             40,
         )
         assert stored.population == district.population  # untouched

@@ -1,7 +1,7 @@
 """service activities, joint meetings, agreements
 
 Revision ID: 0003
-Revises: 0002 (0001 until main had 0002)
+Revises: 0007 (rechained after main's 0002 and 0007; written against 0001)
 Create Date: 2026-11-22
 
 Service activities (the table every later count reads), joint meetings with their membership
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -344,7 +344,7 @@ async def test_mutations_refuse_and_write_nothing(world: World, sessionmaker: Se
         Refusal(w.coordinator, {**create, "memberIds": []}, "VALIDATION", ["input", "memberIds"]),
         Refusal(w.coordinator, {**create, "name": "x" * 201}, "VALIDATION", ["input", "name"]),
         Refusal(
-            w.coordinator, {**create, "startsOn": "0001-01-01"}, "VALIDATION", ["input", "startsOn"]
+            w.coordinator, {**create, "startsOn": "1900-01-01"}, "VALIDATION", ["input", "startsOn"]
         ),
     )
     member = {"jointMeetingId": mid, "organizationId": gid("Organization", d.id)}

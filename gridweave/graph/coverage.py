@@ -456,16 +456,24 @@ def activity_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[Gap]
             if rule.groups
             else ""
         )
-        for t in np.flatnonzero(short).tolist():
-            a = int(prep.targets[t])
+        idx = np.flatnonzero(short)
+        t_area = prep.targets[idx]
+        for t, a, aid, sev, n in zip(
+            idx.tolist(),
+            t_area.tolist(),
+            data.area_ids[t_area].tolist(),
+            prep.weight[t_area].tolist(),
+            done[idx].tolist(),
+            strict=True,
+        ):
             gaps.append(
                 Gap(
                     GapKind.INSUFFICIENT_ACTIVITY,
-                    int(data.area_ids[a]),
-                    float(prep.weight[a]),
-                    f"{data.names[a]}: {int(done[t])} service activities in the last {word},"
+                    aid,
+                    sev,
+                    f"{data.names[a]}: {n} service activities in the last {word},"
                     f" the visit rule asks {rule.min_activities}{why}.",
-                    target=int(t),
+                    target=t,
                 )
             )
     return gaps

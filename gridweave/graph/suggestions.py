@@ -64,7 +64,7 @@ def candidates(
     orgs = data.service_org[prep.service_rows]
     width = int(cats.max()) + 1 if len(cats) else 1
     key = prep.service_targets * width + cats
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     skey, sorg = key[order], orgs[order]
     indptr = prep.adjacency.indptr.astype(np.int64)
     indices = prep.adjacency.indices.astype(np.int64)

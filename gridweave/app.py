@@ -31,6 +31,7 @@ from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_da
 from gridweave.events import ChangeListener
 from gridweave.exports import call_scores
 from gridweave.gate import Gate
+from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
 from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
@@ -39,6 +40,7 @@ from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, token_expires_at, user_id_from_token
 from gridweave.services.access import Actor, load_actor
+from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
 from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.subscriptions import ProjectEvents
@@ -112,6 +114,7 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             project_events=getattr(self.app_state, "project_events", None),
+            coverage_cache=getattr(self.app_state, "coverage_cache", None),
             sign_in_gate=self.sign_in_gate,
         )
 
@@ -147,6 +150,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         listener = ChangeListener(asyncpg_dsn(url))
+        coverage_cache = CoverageCache(
+            settings.coverage_cache_entries, lambda: listener.connected.is_set()
+        )
+        listener.subscribe(coverage_cache.on_change)
+        app.state.coverage_cache = coverage_cache
         if cache is not None:
             listener.subscribe(cache.on_change)
         project_events = ProjectEvents(
@@ -210,6 +218,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             lambda: app.state.listener.connected.is_set(),
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
+    app.router.routes.append(
+        Route("/maps/coverage/{area_id}.svg", coverage_map_endpoint(settings), methods=["GET"])
+    )
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     app.router.routes.extend(spreadsheet_routes.routes(settings))
     return app

@@ -225,6 +225,92 @@ def create_user(
     typer.echo(f"created user {user_id} ({email}, {role})")
 
 
+@app.command()
+def coverage(
+    area: Annotated[str, typer.Option(help="The area's code, e.g. DEMO-D01-S01.")],
+    category: Annotated[
+        list[str] | None, typer.Option(help="A category code; repeat for several (default all).")
+    ] = None,
+    max_hops: Annotated[
+        int | None, typer.Option(help="Count providers this many neighbouring areas away.")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="The report's day (YYYY-MM-DD).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    limit: Annotated[int, typer.Option(help="Gaps shown in the table.")] = 40,
+    map_path: Annotated[
+        str | None, typer.Option("--map", help="Also draw the grids into this SVG file.")
+    ] = None,
+    map_category: Annotated[
+        str | None, typer.Option(help="The map's category (default: all gaps).")
+    ] = None,
+) -> None:
+    """Coverage gaps of an area's subtree (read as an administrator: the command line holds the
+    database's credentials anyway)."""
+    from datetime import date as _date
+
+    import anyio
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from sqlalchemy import select
+
+    from gridweave import coverage_report as fmt_report
+    from gridweave.models import Area, Role
+    from gridweave.services import coverage as svc
+    from gridweave.services.access import Actor, Grant
+    from gridweave.services.coverage_map import coverage_map
+
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter("table, json or csv", param_hint="--format")
+    day = None
+    if as_of is not None:
+        try:
+            day = _date.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter("YYYY-MM-DD", param_hint="--as-of") from None
+    settings = get_settings()
+    url = _url(settings)
+    err = Console(stderr=True)
+    system = Actor(user_id=0, grants=(Grant(Role.ADMIN),))
+
+    async def run(session: Any) -> Any:
+        area_id = await session.scalar(select(Area.id).where(Area.code == area))
+        if area_id is None:
+            raise typer.BadParameter(f"no area has the code {area!r}", param_hint="--area")
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
+        ) as bar:
+            task = bar.add_task("loading", total=None)
+            report = await svc.coverage_report(
+                session,
+                actor=system,
+                settings=settings,
+                area_id=area_id,
+                category_codes=category,
+                max_hops=max_hops,
+                as_of=day,
+                progress=lambda step: bar.update(task, description=f"loading {step}"),
+            )
+            if map_path is not None:
+                bar.update(task, description="drawing the map")
+                drawn = await coverage_map(session, report, category_code=map_category)
+                await anyio.Path(map_path).write_text(drawn)
+            return report
+
+    try:
+        report = _with_session(url, settings, run)
+    except DomainError as e:
+        typer.echo(f"refused: {e.message}", err=True)
+        raise typer.Exit(code=2) from None
+    if fmt == "json":
+        sys.stdout.write(fmt_report.as_json(report) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(fmt_report.as_csv(report))
+    else:
+        fmt_report.print_table(report, Console(), limit=limit)
+    if map_path is not None:
+        err.print(f"map written to {map_path}")
+
+
 @app.command("import")
 def import_file(
     file: Annotated[

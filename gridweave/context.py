@@ -13,6 +13,7 @@ from gridweave.settings import Settings
 
 if TYPE_CHECKING:
     from gridweave.resolvers.loaders import Loaders
+    from gridweave.services.coverage import CoverageCache
     from gridweave.subscriptions import ProjectEvents
 
 
@@ -29,6 +30,7 @@ class Context:
     # WebSockets: the process's project event fan-out, and when the connection's token expires
     project_events: ProjectEvents | None = None
     token_expires_at: float | None = None
+    coverage_cache: CoverageCache | None = None
 
     @property
     def client_address(self) -> str:

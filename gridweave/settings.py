@@ -9,8 +9,35 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VisitRuleSetting(BaseModel):
+    """One visit-frequency rule (三必访): at least ``min_activities`` service activities in every
+    trailing ``period`` in an area where any of ``groups`` lives (no groups: everywhere)."""
+
+    period: Literal["MONTH", "QUARTER", "YEAR"]
+    groups: list[
+        Literal[
+            "ELDERLY_LIVING_ALONE",
+            "LEFT_BEHIND_CHILDREN",
+            "DISABLED_HOUSEHOLDS",
+            "HARDSHIP_HOUSEHOLDS",
+            "MOBILE_POPULATION",
+        ]
+    ] = []
+    min_activities: int = Field(default=1, ge=0, le=1_000)
+
+
+DEFAULT_VISIT_RULES = [
+    VisitRuleSetting(period="MONTH", groups=["ELDERLY_LIVING_ALONE", "LEFT_BEHIND_CHILDREN"]),
+    VisitRuleSetting(
+        period="QUARTER",
+        groups=["HARDSHIP_HOUSEHOLDS", "DISABLED_HOUSEHOLDS", "MOBILE_POPULATION"],
+    ),
+    VisitRuleSetting(period="YEAR"),
+]
 
 
 class Settings(BaseSettings):
@@ -96,6 +123,29 @@ class Settings(BaseSettings):
     grade_excellent: Decimal = Decimal("90")
     grade_good: Decimal = Decimal("75")
     grade_pass: Decimal = Decimal("60")
+    # coverage (issue 12): see README "Coverage"
+    coverage_default_max_hops: int = Field(default=1, ge=0, le=10)
+    coverage_max_hops: int = Field(default=5, ge=0, le=10)
+    coverage_max_categories: int = 50
+    coverage_max_areas: int = 1_500_000
+    coverage_visit_rules: list[VisitRuleSetting] = Field(
+        default_factory=lambda: list(DEFAULT_VISIT_RULES)
+    )
+    coverage_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "ELDERLY_LIVING_ALONE": 3.0,
+            "LEFT_BEHIND_CHILDREN": 3.0,
+            "DISABLED_HOUSEHOLDS": 2.0,
+            "HARDSHIP_HOUSEHOLDS": 2.0,
+            "MOBILE_POPULATION": 0.5,
+        }
+    )
+    coverage_office_m2_per_100_households: int = 30
+    coverage_party_threshold: int = 3
+    coverage_suggestion_capacity: int = Field(default=3, ge=0, le=1_000)
+    coverage_suggestions_per_gap: int = Field(default=3, ge=0, le=20)
+    coverage_suggested_gaps: int = Field(default=500, ge=0, le=20_000)
+    coverage_cache_entries: int = 8
     log_level: str = "INFO"
     log_json: bool | None = None
 

@@ -55,6 +55,7 @@ NOT_COMPILED: dict[str, str] = {
     "ProcurementCall": "its bids and ranking need per-row bid and score rules (BidRule)",
     "Bid": "per-row visibility and blind-review stand-ins (BidRule, may_identify_bidder)",
     "Review": "per-row visibility (ReviewRule) and evaluator stand-ins",
+    "Query.coverage": "an analysis (search, flow) run in a worker thread, not one SQL read",
 }
 _PLACEHOLDER = re.compile(r"\$(\d+)::")
 

@@ -22,6 +22,7 @@ from gridweave.demo.areas import (
     AreaPlan,
     plan_areas,
 )
+from gridweave.demo.coverage import write_coverage_inputs
 from gridweave.demo.meetings import load_demo_meetings
 from gridweave.demo.orgs import OrgPlan, plan_orgs
 from gridweave.models import Area, OrganizationKind, ServiceCategory
@@ -152,6 +153,7 @@ async def _write(session: AsyncSession, scale: Scale, seed: int) -> dict[str, li
         _service_records(orgs, org_ids, area_ids, categories),
     )
     await _copy(apg, "organization_links", LINK_COLUMNS, _link_records(orgs, org_ids, link_ids))
+    await write_coverage_inputs(apg, areas, area_ids, paths[0])
     return {"areas": area_ids, "organizations": org_ids, "organization_links": link_ids}
 
 

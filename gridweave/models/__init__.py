@@ -22,6 +22,7 @@ from gridweave.models.organizations import (
     OrganizationLink,
     OrganizationLinkProposal,
     OrganizationServiceArea,
+    PartyLevel,
 )
 from gridweave.models.procurement import (
     Aggregation,
@@ -93,6 +94,7 @@ __all__ = [
     "Review",
     "ReviewScore",
     "ReviewStage",
+    "PartyLevel",
     "Role",
     "RoleGrant",
     "ServiceActivity",

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridweave.models.base import Base, Timestamped
@@ -44,6 +47,11 @@ class Area(Timestamped, Base):
             name="vulnerable_nonneg",
         ),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_empty"),
+        CheckConstraint("party_members >= 0", name="party_members_nonneg"),
+        CheckConstraint("office_space_m2 >= 0", name="office_space_nonneg"),
+        CheckConstraint(
+            "boundary IS NULL OR boundary->>'type' = 'Polygon'", name="boundary_is_polygon"
+        ),
         Index("ix_areas_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
         Index("ix_areas_parent_id", "parent_id", "id"),
         Index("ix_areas_level", "level", "id"),
@@ -62,6 +70,12 @@ class Area(Timestamped, Base):
     disabled_households: Mapped[int] = mapped_column(default=0)
     hardship_households: Mapped[int] = mapped_column(default=0)
     mobile_population: Mapped[int] = mapped_column(default=0)
+    # Party members living here (an aggregate, like the counts above), for the "333" rule.
+    party_members: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A community's office and service space; None while not recorded (30 m² per 100 households).
+    office_space_m2: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    # An optional GeoJSON Polygon (validated by services/boundaries.py), drawn by the map.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class AreaNeighbor(Base):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridweave.models.base import Base, Timestamped
@@ -19,6 +19,15 @@ class OrganizationKind(StrEnum):
     ECONOMIC_ORGANIZATION = "ECONOMIC_ORGANIZATION"
     SERVICE_CENTER = "SERVICE_CENTER"
     GOVERNMENT_DEPARTMENT = "GOVERNMENT_DEPARTMENT"
+
+
+class PartyLevel(StrEnum):
+    """A party organization's level: 党委 > 党总支 > 党支部 > 党小组."""
+
+    COMMITTEE = "COMMITTEE"
+    GENERAL_BRANCH = "GENERAL_BRANCH"
+    BRANCH = "BRANCH"
+    GROUP = "GROUP"
 
 
 class LinkKind(StrEnum):
@@ -37,6 +46,17 @@ class Organization(Timestamped, Base):
     __table_args__ = (
         CheckConstraint("length(btrim(name)) > 0", name="name_not_empty"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        CheckConstraint(
+            "party_level IS NULL OR (kind = 'PARTY_ORGANIZATION' AND party_level IN "
+            "('COMMITTEE', 'GENERAL_BRANCH', 'BRANCH', 'GROUP'))",
+            name="party_level_valid",
+        ),
+        Index(
+            "ix_organizations_party_level",
+            "party_level",
+            "area_id",
+            postgresql_where=text("party_level IS NOT NULL"),
+        ),
         Index(
             "ix_organizations_area_path",
             "area_path",
@@ -56,6 +76,7 @@ class Organization(Timestamped, Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT")
     )
+    party_level: Mapped[str | None] = mapped_column(String(16))
 
 
 class OrganizationServiceArea(Base):

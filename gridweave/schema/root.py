@@ -23,6 +23,7 @@ from gridweave.resolvers import (
     agreements,
     areas,
     audit,
+    coverage,
     meetings,
     network,
     nodes,
@@ -54,6 +55,7 @@ QUERIES: tuple[type, ...] = (
     procurement.Queries,
     meetings.Queries,
     projects.Queries,
+    coverage.Queries,
 )
 MUTATIONS: tuple[type, ...] = (
     users.Mutations,

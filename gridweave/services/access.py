@@ -82,6 +82,19 @@ def require_role(actor: Actor | None, *roles: Role) -> Actor:
     return actor
 
 
+def require_coverage_reader(actor: Actor | None, area_path: str) -> Actor:
+    """Coverage reports (gaps, loads, who is idle) are for those who act on them or watch:
+    an ADMIN anywhere, a COORDINATOR in their subtree, an AUDITOR in the subtree of their grant
+    (the supervising party of 阳光台账). Organization members and evaluators are refused: a
+    report names other organizations' loads and idleness."""
+    actor = require_actor(actor)
+    if actor.coordinates(area_path):
+        return actor
+    if any(g.role is Role.AUDITOR and g.covers_path(area_path) for g in actor.grants):
+        return actor
+    raise Forbidden("Coverage is read by the coordinators (or auditors) of the area.")
+
+
 async def load_grants(
     session: AsyncSession, user_ids: Iterable[int]
 ) -> dict[int, tuple[Grant, ...]]:

@@ -213,7 +213,8 @@ async def test_party_hierarchy(session: AsyncSession, demo: DemoSummary) -> None
     for group, branch, committee in chain:
         assert group.endswith("党小组")
         assert branch.endswith("党支部")
-        assert committee.endswith(("党委", "党总支"))
+        # a few communities are led by a branch on purpose (demo/coverage.py: the 333 rule)
+        assert committee.endswith(("党委", "党总支", "党支部"))
 
 
 async def test_links_and_service_areas(session: AsyncSession, demo: DemoSummary) -> None:

@@ -1,0 +1,446 @@
+"""Coverage reports at city scale and beyond (issue 12), with same-run baselines.
+
+    bench/coverage            # the city in its own database, then 50x in memory (~3-4 minutes)
+    bench/coverage --quick    # city at 1/10 only, 50x skipped
+
+Database phase: a database of its own on the configured server (DATABASE_URL, else the embedded
+one) holding the city-scale demo (``gridweave demo --scale city``: 20,000 grids with adjacency,
+50,000 organizations), topped up to 200,000 service-area rows and 500,000 service activities
+over the past year. For a street (~1/100 of the city), a district (~1/10) and the whole city:
+the time to load the facts (nine queries: ``services.coverage.load_coverage_data``), to compute
+the full report (``graph.coverage.coverage_gaps``: every rule, suggestions by min-cost flow),
+and peak Python memory; beside them, the bare multi-source search for the six essential
+categories with ``provider_reach`` (ours), with scipy.sparse.csgraph (``dijkstra(min_only=True,
+unweighted=True, limit=k)`` from every provider's grids) and with networkx
+(``multi_source_dijkstra_path_length`` with a cutoff) on the same adjacency.
+
+Memory phase (50x, a national roll-out): 1,000,000 grids on a lattice with 2,000,000 edges,
+2,500,000 organizations and 10,000,000 service rows built as arrays, the same search and the
+full report (networkx is left out here: 18 s and 1 GB for this search, measured in the issue)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar, overload
+
+import networkx as nx
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+from gridweave.db import make_engine, make_sessionmaker, server_url, unit_of_work
+from gridweave.demo import load_demo
+from gridweave.graph.coverage import (
+    VULNERABLE_GROUPS,
+    CoverageData,
+    Rules,
+    coverage_gaps,
+    prepare,
+    provider_reach,
+)
+from gridweave.migrate import upgrade
+from gridweave.models import Area, Role, ServiceCategory
+from gridweave.models.areas import LEVEL_ORDER, AreaLevel
+from gridweave.services.access import Actor, Grant
+from gridweave.services.calendar import today
+from gridweave.services.coverage import check_query, load_coverage_data, rules_from_settings
+from gridweave.settings import Settings
+
+DATABASE = "gridweave_bench_coverage"
+SERVICE_ROWS = 200_000
+ACTIVITIES = 500_000
+T = TypeVar("T")
+
+
+def say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def timed(fn: Callable[[], T], runs: int) -> tuple[float, T]:
+    """Median seconds over ``runs`` and the last result."""
+    times, out = [], None
+    for _ in range(runs):
+        gc.collect()
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    assert out is not None
+    return statistics.median(times), out
+
+
+def peak_mb(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+# ---- the three searches -----------------------------------------------------------------------
+
+
+def essential_sources(data: CoverageData, essential: Sequence[int]) -> tuple[Any, list[Any]]:
+    prep = prepare(data, Rules())
+    cats = data.service_category[prep.service_rows]
+    per_cat = []
+    for c in essential:
+        sel = cats == c
+        per_cat.append((prep.service_targets[sel], data.service_org[prep.service_rows[sel]]))
+    return prep.adjacency, per_cat
+
+
+def search_ours(adjacency: Any, per_cat: list[Any], hops: int) -> int:
+    return sum(
+        int((provider_reach(adjacency, t, o, hops)[0] == np.iinfo(np.int64).max).sum())
+        for t, o in per_cat
+    )
+
+
+def search_scipy(adjacency: Any, per_cat: list[Any], hops: int) -> int:
+    uncovered = 0
+    for t, _ in per_cat:
+        src = np.unique(t)
+        if not len(src):
+            uncovered += adjacency.shape[0]
+            continue
+        d = dijkstra(adjacency, indices=src, min_only=True, unweighted=True, limit=hops + 0.5)
+        uncovered += int((~np.isfinite(d)).sum())
+    return uncovered
+
+
+def networkx_graph(adjacency: Any) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(range(adjacency.shape[0]))
+    coo = adjacency.tocoo()
+    g.add_edges_from(zip(coo.row.tolist(), coo.col.tolist(), strict=True))
+    return g
+
+
+def search_networkx(g: nx.Graph, per_cat: list[Any], hops: int) -> int:
+    uncovered = 0
+    for t, _ in per_cat:
+        src = set(np.unique(t).tolist())
+        reached = nx.multi_source_dijkstra_path_length(g, src, cutoff=hops) if src else {}
+        uncovered += g.number_of_nodes() - len(reached)
+    return uncovered
+
+
+# ---- the database phase -------------------------------------------------------------------------
+
+
+# Arrays of ids, then one generated row per index: cheap at any size (no OFFSET scans).
+TOP_UP_SERVICES = """
+WITH g AS (SELECT array_agg(id ORDER BY id) AS ids FROM areas WHERE level = 'GRID'),
+     o AS (SELECT array_agg(id ORDER BY id) AS ids FROM organizations)
+INSERT INTO organization_service_areas (organization_id, area_id, category_id)
+SELECT o.ids[1 + (i * 7) % cardinality(o.ids)], g.ids[1 + (i * 7919) % cardinality(g.ids)],
+  1 + (i * 31) % 14
+FROM g, o, generate_series(1, $1::bigint) i
+ON CONFLICT DO NOTHING
+"""
+ACTIVITY_ROWS = """
+WITH g AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(path ORDER BY id) AS paths
+           FROM areas WHERE level = 'GRID'),
+     o AS (SELECT array_agg(id ORDER BY id) AS ids FROM organizations)
+INSERT INTO service_activities (organization_id, area_id, area_path, category_id, occurred_on,
+  hours, beneficiaries, source)
+SELECT o.ids[1 + (i * 104729) % cardinality(o.ids)], g.ids[1 + (i * 7919) % cardinality(g.ids)],
+  g.paths[1 + (i * 7919) % cardinality(g.ids)], 1 + i % 14, $2::date - (i % 365)::int, 2, 3, 'DEMO'
+FROM g, o, generate_series(1, $1::bigint) i
+"""
+
+
+async def build(settings: Settings, url: str) -> None:
+    # bulk statements: no 15 s statement timeout while building
+    engine = make_engine(url, settings.model_copy(update={"statement_timeout_ms": 900_000}))
+    sm = make_sessionmaker(engine)
+    try:
+        async with unit_of_work(sm) as s:
+            started = time.perf_counter()
+            await load_demo(s, scale="city")
+            say(f"city demo loaded in {time.perf_counter() - started:.0f}s")
+        async with unit_of_work(sm) as s:
+            raw = (await (await s.connection()).get_raw_connection()).driver_connection
+            n = int(await s.scalar(text("SELECT count(*) FROM organization_service_areas")) or 0)
+            if n < SERVICE_ROWS:
+                await raw.execute(TOP_UP_SERVICES, int((SERVICE_ROWS - n) * 1.02))
+            n = int(await s.scalar(text("SELECT count(*) FROM service_activities")) or 0)
+            if n < ACTIVITIES:
+                await raw.execute(ACTIVITY_ROWS, ACTIVITIES - n, today())
+        async with engine.connect() as c:
+            ac = await c.execution_options(isolation_level="AUTOCOMMIT")
+            await ac.execute(text("VACUUM ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
+async def database_phase(settings: Settings, quick: bool) -> list[dict[str, Any]]:
+    server = make_url(server_url(settings))
+    url = server.set(database=DATABASE).render_as_string(hide_password=False)
+    from gridweave.db import ensure_database
+
+    await ensure_database(url)
+    await asyncio.to_thread(upgrade, url)
+    await build(settings, url)
+    engine = make_engine(url, settings)
+    sm = make_sessionmaker(engine)
+    rows: list[dict[str, Any]] = []
+    try:
+        async with sm() as s:
+            counts = (
+                await s.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM areas WHERE level = 'GRID'),"
+                        " (SELECT count(*) FROM organizations),"
+                        " (SELECT count(*) FROM organization_service_areas),"
+                        " (SELECT count(*) FROM service_activities),"
+                        " (SELECT count(*) FROM area_neighbors) / 2"
+                    )
+                )
+            ).one()
+            say(
+                f"dataset: {counts[0]:,} grids, {counts[1]:,} organizations, {counts[2]:,}"
+                f" service rows, {counts[3]:,} activities, {counts[4]:,} adjacencies"
+            )
+            city = await s.scalar(select(Area).where(Area.code == "DEMO-CITY"))
+            district = await s.scalar(select(Area).where(Area.code == "DEMO-D02"))
+            street = await s.scalar(select(Area).where(Area.code == "DEMO-D02-S02"))
+            essential = list(
+                await s.scalars(select(ServiceCategory.id).where(ServiceCategory.essential))
+            )
+        scopes = [("street (~1/100)", street), ("district (~1/10)", district)]
+        if not quick:
+            scopes.append(("city", city))
+        admin = Actor(0, (Grant(Role.ADMIN),))
+        for label, area in scopes:
+            assert area is not None
+            rows.append(await measure_scope(sm, settings, admin, label, area, essential))
+    finally:
+        await engine.dispose()
+    return rows
+
+
+async def measure_scope(
+    sm: Any, settings: Settings, admin: Actor, label: str, area: Area, essential: list[int]
+) -> dict[str, Any]:
+    async with sm() as s:
+        q = await check_query(
+            s,
+            actor=admin,
+            settings=settings,
+            area_id=area.id,
+            category_codes=None,
+            max_hops=1,
+            as_of=None,
+        )
+    loads = []
+    data = None
+    for _ in range(3):
+        async with sm() as s:
+            t = time.perf_counter()
+            data = await load_coverage_data(s, q, max_areas=settings.coverage_max_areas)
+            loads.append(time.perf_counter() - t)
+    assert data is not None
+    rules = rules_from_settings(settings, max_hops=1)
+    compute, result = timed(lambda: coverage_gaps(data, rules), 3)
+    mem = peak_mb(lambda: coverage_gaps(data, rules))
+    adjacency, per_cat = essential_sources(data, essential)
+    ours, a = timed(lambda: search_ours(adjacency, per_cat, 1), 3)
+    sp_t, b = timed(lambda: search_scipy(adjacency, per_cat, 1), 3)
+    g = networkx_graph(adjacency)
+    nx_t, c = timed(lambda: search_networkx(g, per_cat, 1), 1)
+    assert a == b == c, (a, b, c)
+    say(f"{label}: load {statistics.median(loads):.3f}s, report {compute:.3f}s")
+    return {
+        "scope": label,
+        "grids": adjacency.shape[0],
+        "load": statistics.median(loads),
+        "report": compute,
+        "gaps": len(result.gaps),
+        "peak_mb": mem,
+        "ours": ours,
+        "scipy": sp_t,
+        "networkx": nx_t,
+    }
+
+
+# ---- the memory phase (50x) -------------------------------------------------------------------
+
+
+class Names(Sequence[str]):
+    """Names made on demand (a million strings would dominate the memory measured)."""
+
+    def __init__(self, prefix: str, n: int) -> None:
+        self.prefix, self.n = prefix, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [f"{self.prefix}{k}" for k in range(*i.indices(self.n))]
+        return f"{self.prefix}{i}"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{self.prefix}{k}" for k in range(self.n))
+
+
+class Repeat(Sequence[Any]):
+    def __init__(self, value: Any, n: int) -> None:
+        self.value, self.n = value, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.value
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self.value for _ in range(self.n))
+
+
+def synthetic(grids: int, seed: int = 7) -> tuple[CoverageData, list[int]]:
+    """A city of ``grids`` grids on a square lattice (10 grids a community, 100 communities a
+    street, 10 districts), 2.5 organizations and 10 service rows per grid."""
+    rng = np.random.default_rng(seed)
+    side = int(np.sqrt(grids))
+    grids = side * side
+    communities = grids // 10
+    streets = max(1, communities // 100)
+    districts = 10
+    lv = {x: LEVEL_ORDER.index(x) for x in AreaLevel}
+    # ids: 0 city, 1..10 districts, then streets, communities, grids
+    d0, s0 = 1, 1 + districts
+    c0 = s0 + streets
+    g0 = c0 + communities
+    n = g0 + grids
+    parent = np.empty(n, dtype=np.int64)
+    parent[0] = -1
+    parent[d0:s0] = 0
+    parent[s0:c0] = d0 + np.arange(streets) % districts
+    parent[c0:g0] = s0 + np.arange(communities) % streets
+    parent[g0:] = c0 + np.arange(grids) // 10
+    level = np.empty(n, dtype=np.int64)
+    level[0] = lv[AreaLevel.CITY]
+    level[d0:s0] = lv[AreaLevel.DISTRICT]
+    level[s0:c0] = lv[AreaLevel.STREET]
+    level[c0:g0] = lv[AreaLevel.COMMUNITY]
+    level[g0:] = lv[AreaLevel.GRID]
+    households = np.zeros(n, dtype=np.int64)
+    households[g0:] = rng.integers(10, 60, grids)
+    vulnerable = np.zeros((n, len(VULNERABLE_GROUPS)), dtype=np.int64)
+    vulnerable[g0:] = rng.poisson(0.4, (grids, len(VULNERABLE_GROUPS)))
+    k = np.arange(grids)
+    right = k[(k % side) < side - 1]
+    down = k[k < grids - side]
+    na = np.concatenate([right, down]) + g0
+    nb = np.concatenate([right + 1, down + side]) + g0
+    orgs = grids * 5 // 2
+    rows = grids * 10
+    service_org = rng.integers(0, orgs, rows)
+    service_area = g0 + rng.integers(0, grids, rows)
+    essential = [1, 2, 4, 5, 7, 11]
+    service_category = np.array(essential)[rng.integers(0, 6, rows)]
+    visits = np.zeros((n, 3), dtype=np.int64)
+    visits[g0:] = rng.poisson([0.7, 2.0, 8.0], (grids, 3))
+    data = CoverageData(
+        area_ids=np.arange(1, n + 1, dtype=np.int64),
+        parent=parent,
+        level=level,
+        households=households,
+        vulnerable=vulnerable,
+        party_members=np.zeros(n, dtype=np.int64),
+        names=Names("网格", n),
+        office_space=Repeat(Decimal(10_000), n),
+        neighbors=(na, nb),
+        org_ids=np.arange(1, orgs + 1, dtype=np.int64),
+        org_area=c0 + rng.integers(0, communities, orgs),
+        org_kind=["SOCIAL_ORGANIZATION"] * orgs,
+        org_party_level=[None] * orgs,
+        org_names=Names("组织", orgs),
+        org_load=rng.integers(1, 12, orgs),
+        org_recent=rng.integers(0, 5, orgs),
+        service_org=service_org,
+        service_area=service_area,
+        service_category=service_category,
+        visits=visits,
+        categories={c: f"c{c}" for c in essential},
+    )
+    return data, essential
+
+
+def memory_phase(grids: int) -> dict[str, Any]:
+    t = time.perf_counter()
+    data, essential = synthetic(grids)
+    say(f"{grids:,} grids built in memory in {time.perf_counter() - t:.1f}s")
+    adjacency, per_cat = essential_sources(data, essential)
+    ours, a = timed(lambda: search_ours(adjacency, per_cat, 1), 3)
+    sp_t, b = timed(lambda: search_scipy(adjacency, per_cat, 1), 3)
+    assert a == b, (a, b)
+    rules = Rules(max_hops=1)
+    compute, result = timed(lambda: coverage_gaps(data, rules), 1)
+    mem = peak_mb(lambda: coverage_gaps(data, rules))
+    return {
+        "scope": f"50x in memory ({grids // 1000:,}k grids)",
+        "grids": adjacency.shape[0],
+        "load": float("nan"),
+        "report": compute,
+        "gaps": len(result.gaps),
+        "peak_mb": mem,
+        "ours": ours,
+        "scipy": sp_t,
+        "networkx": float("nan"),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        f"| {'scope':28} | {'grids':>9} | {'load s':>7} | {'report s':>8} | {'total s':>7} |"
+        f" {'gaps':>9} | {'peak MB':>7} | {'search: ours s':>14} | {'scipy s':>7} |"
+        f" {'networkx s':>10} | {'ours/scipy':>10} |"
+    )
+    out = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    for r in rows:
+        total = r["report"] + (0 if r["load"] != r["load"] else r["load"])
+        out.append(
+            f"| {r['scope']:28} | {r['grids']:>9,} | {r['load']:>7.3f} | {r['report']:>8.3f} |"
+            f" {total:>7.3f} | {r['gaps']:>9,} | {r['peak_mb']:>7.0f} | {r['ours']:>14.3f} |"
+            f" {r['scipy']:>7.3f} | {r['networkx']:>10.3f} | {r['ours'] / r['scipy']:>10.2f} |"
+        )
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="street and district; no 50x")
+    parser.add_argument("--grids", type=int, default=1_000_000, help="grids of the 50x phase")
+    args = parser.parse_args()
+    settings = Settings()
+    rows = asyncio.run(database_phase(settings, args.quick))
+    if not args.quick:
+        rows.append(memory_phase(args.grids))
+    sys.stdout.write(table(rows) + "\n")
+    city = next((r for r in rows if r["scope"] == "city"), rows[-1])
+    sys.stdout.write(
+        f"coverage: city load+report {city['load'] + city['report']:.2f}s;"
+        f" search ours/scipy {max(r['ours'] / r['scipy'] for r in rows):.2f} at worst\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Who could close each NO_PROVIDER and SINGLE_PROVIDER gap: organizations serving the category
+nearby (fewest hops), not overloaded (fewest areas served), active (recent activities).
+
+Across one report no organization is suggested for more gaps than ``Rules.suggestion_capacity``.
+Picking the best candidate gap by gap would hand a well-placed organization to the first gaps
+and leave later ones with nobody; the assignment is a min-cost flow instead (networkx
+``max_flow_min_cost``): as many (gap, organization) suggestions as capacities allow, at the
+least total cost.
+
+    source --(suggestions_per_gap)--> gap --(1, cost)--> organization --(capacity)--> sink
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import networkx as nx
+import numpy as np
+
+from gridweave.graph.coverage import I64, CoverageData, Gap, GapKind, Prepared, Rules
+
+HOP_COST = 100  # one hop further away
+LOAD_COST = 5  # per area the organization already serves (capped at LOAD_CAP)
+LOAD_CAP = 40
+IDLE_COST = 150  # no activity in the last 90 days
+CANDIDATES_PER_GAP = 8  # the cheapest few per gap enter the flow
+SEVERITY_BONUS = 10_000
+BYPASS_COST = 1_000_000  # more than any path through a gap
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    org: int  # organization index
+    hops: int
+    cost: int
+
+
+def suggestion_cost(hops: int, load: int, recent: int) -> int:
+    return HOP_COST * hops + LOAD_COST * min(load, LOAD_CAP) + (IDLE_COST if recent == 0 else 0)
+
+
+def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[int, int]]:
+    """(target, hops) for every target within ``radius`` hops of ``start`` (a small BFS)."""
+    seen = {start: 0}
+    frontier = [start]
+    for h in range(1, radius + 1):
+        nxt = []
+        for u in frontier:
+            for v in indices[indptr[u] : indptr[u + 1]].tolist():
+                if v not in seen:
+                    seen[v] = h
+                    nxt.append(v)
+        frontier = nxt
+    return list(seen.items())
+
+
+def candidates(
+    data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[Gap]
+) -> dict[int, list[Candidate]]:
+    """For each gap (by position in ``gaps``), its cheapest candidates. The service rows are
+    sorted by (target, category) once; each gap looks up its neighbourhood by binary search."""
+    cats = data.service_category[prep.service_rows]
+    orgs = data.service_org[prep.service_rows]
+    width = int(cats.max()) + 1 if len(cats) else 1
+    key = prep.service_targets * width + cats
+    order = np.argsort(key)
+    skey, sorg = key[order], orgs[order]
+    indptr = prep.adjacency.indptr.astype(np.int64)
+    indices = prep.adjacency.indices.astype(np.int64)
+    radius = rules.max_hops + rules.suggestion_radius
+    out: dict[int, list[Candidate]] = {}
+    for i, g in enumerate(gaps):
+        assert g.category_id is not None
+        near = _within(indptr, indices, g.target, radius)
+        wanted = np.array([t * width + g.category_id for t, _ in near], dtype=np.int64)
+        lo = np.searchsorted(skey, wanted, "left").tolist()
+        hi = np.searchsorted(skey, wanted, "right").tolist()
+        best: dict[int, int] = {}
+        for (_, h), a, b in zip(near, lo, hi, strict=True):
+            for o in sorg[a:b].tolist():
+                if o != g.provider and (o not in best or h < best[o]):
+                    best[o] = h
+        found = [
+            Candidate(o, h, suggestion_cost(h, int(data.org_load[o]), int(data.org_recent[o])))
+            for o, h in best.items()
+        ]
+        found.sort(key=lambda c: (c.cost, int(data.org_ids[c.org])))
+        out[i] = found[:CANDIDATES_PER_GAP]
+    return out
+
+
+def assign(
+    options: dict[int, list[Candidate]],
+    *,
+    per_gap: int,
+    capacity: int,
+    severity: dict[int, float] | None = None,
+) -> dict[int, list[int]]:
+    """Organizations (indices) per gap, best first, no organization more than ``capacity``
+    times: a max flow of least cost. Where capacity runs short, the more severe gaps win: each
+    suggestion a gap receives earns up to SEVERITY_BONUS (in proportion to its severity), more
+    than any difference between candidates' costs.
+
+    Gaps and candidates far apart never compete, so each connected part of the candidate graph
+    is solved on its own (network simplex grows faster than linearly with the graph)."""
+    top = max((severity or {}).values(), default=0.0) or 1.0
+    parent: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, cands in options.items():
+        for c in cands:
+            parent[find(("gap", i))] = find(("org", c.org))
+    parts: dict[object, list[int]] = {}
+    for i, cands in options.items():
+        if cands:
+            parts.setdefault(find(("gap", i)), []).append(i)
+    result: dict[int, list[int]] = {}
+    for gaps in parts.values():
+        result.update(_assign_part(options, gaps, per_gap, capacity, severity or {}, top))
+    return result
+
+
+def _assign_part(
+    options: dict[int, list[Candidate]],
+    gaps: list[int],
+    per_gap: int,
+    capacity: int,
+    severity: dict[int, float],
+    top: float,
+) -> dict[int, list[int]]:
+    """One network simplex: every unit leaves the source, through a gap and an organization to
+    the sink, or over the bypass (costlier than any real path), so the least-cost flow is a
+    maximum flow through the gaps."""
+    g = nx.DiGraph()
+    supply = per_gap * len(gaps)
+    g.add_node("s", demand=-supply)
+    g.add_node("t", demand=supply)
+    g.add_edge("s", "t", capacity=supply, weight=BYPASS_COST)
+    for i in gaps:
+        bonus = int(SEVERITY_BONUS * severity.get(i, 0.0) / top)
+        g.add_edge("s", ("gap", i), capacity=per_gap, weight=-bonus)
+        for c in options[i]:
+            g.add_edge(("gap", i), ("org", c.org), capacity=1, weight=c.cost)
+            g.add_edge(("org", c.org), "t", capacity=capacity, weight=0)
+    _, flow = nx.network_simplex(g)
+    result = {}
+    for i in gaps:
+        out = flow[("gap", i)]
+        chosen = sorted((c for c in options[i] if out.get(("org", c.org), 0) > 0), key=_cost)
+        result[i] = [c.org for c in chosen]
+    return result
+
+
+def _cost(c: Candidate) -> int:
+    return c.cost
+
+
+def suggest(data: CoverageData, rules: Rules, prep: Prepared, gaps: list[Gap]) -> list[Gap]:
+    """The gaps with their suggestions (the ``suggested_gaps`` most severe provider gaps)."""
+    kinds = (GapKind.NO_PROVIDER, GapKind.SINGLE_PROVIDER)
+    eligible = [i for i, g in enumerate(gaps) if g.kind in kinds]
+    eligible.sort(key=lambda i: (-gaps[i].severity, gaps[i].area_id, gaps[i].category_id or 0))
+    chosen = eligible[: rules.suggested_gaps]
+    if not chosen or rules.suggestions_per_gap <= 0 or rules.suggestion_capacity <= 0:
+        return gaps
+    subset = [gaps[i] for i in chosen]
+    options = candidates(data, rules, prep, subset)
+    picks = assign(
+        options,
+        per_gap=rules.suggestions_per_gap,
+        capacity=rules.suggestion_capacity,
+        severity={j: g.severity for j, g in enumerate(subset)},
+    )
+    out = list(gaps)
+    for j, i in enumerate(chosen):
+        orgs = picks.get(j, [])
+        out[i] = replace(gaps[i], suggestions=tuple(int(data.org_ids[o]) for o in orgs))
+    return out

@@ -25,6 +25,10 @@ ORGANIZATION_FIELDS: dict[str, FieldSql] = {
         ),
         order="area_id",
     ),
+    # Co-building agreements it is the partner of, oldest first (types_agreements.py).
+    "agreements": many(
+        "Agreement", lambda o, x: f"FROM agreements {x} WHERE {x}.partner_id = {o}.id"
+    ),
     "links": many(
         "OrganizationLink",
         lambda o, x: (

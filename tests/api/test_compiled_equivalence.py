@@ -89,6 +89,13 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
         {"a": "STREET", "d": 1},
     ),
     ("""query($a: ID!) { network(areaId: $a, depth: 0) { nodes { label } } }""", {"a": "STREET"}),
+    # an organization's co-building agreements, as its dashboard lists them
+    (
+        """query($o: ID!) { node(id: $o) { ... on Organization { id name agreements { id title
+            status startsOn endsOn terminatedOn terminationReason minActivitiesPerQuarter
+            community { id name } partner { id name } __typename } } } }""",
+        {"o": "PARTNER"},
+    ),
 ]
 
 # Answered by strawberry (not compiled), and still equal: a page size over the limit given in a

@@ -4,14 +4,14 @@ sibling fields concurrently, and one AsyncSession must never be shared between t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.resolvers.batching import BatchLoaders, group_by_key
 from gridweave.resolvers.meeting_loaders import MeetingLoaders
 from gridweave.resolvers.procurement_loaders import ProcurementLoaders
 from gridweave.services import projects
@@ -27,11 +27,11 @@ AREA_COLS = (
 ORG_COLS = "id, name, kind, credit_code, area_id, area_path, parent_id"
 
 
-class Loaders:
+class Loaders(BatchLoaders):
     """Created per request; every loader caches within that request only."""
 
     def __init__(self, sessionmaker: Sessionmaker) -> None:
-        self._sm = sessionmaker
+        super().__init__(sessionmaker)
         self.area = self._make(self._areas)
         self.organization = self._make(self._organizations)
         self.category = self._make(self._categories)
@@ -48,28 +48,6 @@ class Loaders:
         self.project_claims = self._make(self._project_claims)
         self.procurement = ProcurementLoaders(sessionmaker)
         self.meetings = MeetingLoaders(sessionmaker)
-
-    def _make(
-        self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]
-    ) -> DataLoader[K, V]:
-        async def batch(keys: list[K]) -> Sequence[V]:
-            async with self._sm() as session:
-                return await fn(session, keys)
-
-        return DataLoader(load_fn=batch)
-
-    @staticmethod
-    async def _fetch(session: AsyncSession, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        return (await session.execute(text(sql), params)).all()
-
-    async def _by_id(
-        self, session: AsyncSession, table: str, cols: str, keys: list[int]
-    ) -> list[Row[Any] | None]:
-        rows = await self._fetch(
-            session, f"SELECT {cols} FROM {table} WHERE id = ANY(:ids)", ids=keys
-        )
-        by_id = {r.id: r for r in rows}
-        return [by_id.get(k) for k in keys]
 
     async def _areas(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
         return await self._by_id(session, "areas", AREA_COLS, keys)
@@ -109,7 +87,7 @@ class Loaders:
             " JOIN areas a ON a.id = n.neighbor_id WHERE n.area_id = ANY(:ids) ORDER BY a.id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _area_organizations(
         self, session: AsyncSession, keys: list[tuple[str, str | None, int, int]]
@@ -132,7 +110,7 @@ class Loaders:
                 after=after,
                 lim=lim,
             )
-            for path, group in zip(paths, _group(rows, paths), strict=True):
+            for path, group in zip(paths, group_by_key(rows, paths), strict=True):
                 found[(path, kind, after, lim)] = group
         return [found[k] for k in keys]
 
@@ -165,7 +143,7 @@ class Loaders:
             " WHERE parent_id = ANY(:ids) ORDER BY id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _service_areas(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
         rows = await self._fetch(
@@ -174,7 +152,7 @@ class Loaders:
             " WHERE organization_id = ANY(:ids) ORDER BY area_id, category_id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _organization_links(
         self, session: AsyncSession, keys: list[int]
@@ -186,7 +164,7 @@ class Loaders:
             " JOIN organization_links l ON l.source_id = k OR l.target_id = k ORDER BY l.id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _projects(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
         found = await projects.project_rows(session, keys)
@@ -201,13 +179,6 @@ class Loaders:
         return [found[k] for k in keys]
 
 
-def _group(rows: Sequence[Row[Any]], keys: Sequence[Any]) -> list[list[Row[Any]]]:
-    by_key: dict[Any, list[Row[Any]]] = defaultdict(list)
-    for r in rows:
-        by_key[r._key].append(r)
-    return [by_key.get(k, []) for k in keys]
-
-
 async def _grouped_pages(
     session: AsyncSession, keys: list[tuple[int, int, int]], sql: str
 ) -> list[list[Row[Any]]]:
@@ -219,6 +190,6 @@ async def _grouped_pages(
         rows = (
             await session.execute(text(sql), {"keys": parents, "after": after, "lim": lim})
         ).all()
-        for parent, group in zip(parents, _group(rows, parents), strict=True):
+        for parent, group in zip(parents, group_by_key(rows, parents), strict=True):
             found[(parent, after, lim)] = group
     return [found[k] for k in keys]

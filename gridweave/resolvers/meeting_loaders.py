@@ -3,16 +3,15 @@ loader, each batch opens its own short read session."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Hashable
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.resolvers.batching import BatchLoaders, group_by_key
 from gridweave.services.subtree import in_subtree_sql
 
 K = TypeVar("K", bound=Hashable)
@@ -26,16 +25,9 @@ AGREEMENT_COLS = (
 SESSION_COLS = "id, meeting_id, held_on, convener_id, resolutions"
 
 
-def _group(rows: Sequence[Row[Any]], keys: Sequence[Any]) -> list[list[Row[Any]]]:
-    by_key: dict[Any, list[Row[Any]]] = defaultdict(list)
-    for r in rows:
-        by_key[r._key].append(r)
-    return [by_key.get(k, []) for k in keys]
-
-
-class MeetingLoaders:
+class MeetingLoaders(BatchLoaders):
     def __init__(self, sessionmaker: Sessionmaker) -> None:
-        self._sm = sessionmaker
+        super().__init__(sessionmaker)
         self.meeting = self._make(self._meetings)
         self.rotations = self._make(self._rotations)
         self.members = self._make(self._members)
@@ -46,28 +38,6 @@ class MeetingLoaders:
         self.partner_agreements = self._make(self._partner_agreements)
         self.commitments = self._make(self._commitments)
         self.activity_count = self._make(self._activity_counts)
-
-    def _make(
-        self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]
-    ) -> DataLoader[K, V]:
-        async def batch(keys: list[K]) -> Sequence[V]:
-            async with self._sm() as session:
-                return await fn(session, keys)
-
-        return DataLoader(load_fn=batch)
-
-    @staticmethod
-    async def _fetch(session: AsyncSession, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        return (await session.execute(text(sql), params)).all()
-
-    async def _by_id(
-        self, session: AsyncSession, table: str, cols: str, keys: list[int]
-    ) -> list[Row[Any] | None]:
-        rows = await self._fetch(
-            session, f"SELECT {cols} FROM {table} WHERE id = ANY(:ids)", ids=keys
-        )
-        by_id = {r.id: r for r in rows}
-        return [by_id.get(k) for k in keys]
 
     async def _meetings(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
         return await self._by_id(session, "joint_meetings", MEETING_COLS, keys)
@@ -85,7 +55,7 @@ class MeetingLoaders:
             " WHERE meeting_id = ANY(:ids) ORDER BY id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _members(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
         """Open memberships (the current members), in the order they joined."""
@@ -95,7 +65,7 @@ class MeetingLoaders:
             " WHERE meeting_id = ANY(:ids) AND left_on IS NULL ORDER BY id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _sessions(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
         rows = await self._fetch(
@@ -104,7 +74,7 @@ class MeetingLoaders:
             " WHERE meeting_id = ANY(:ids) ORDER BY held_on, id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _attendees(self, session: AsyncSession, keys: list[int]) -> list[list[int]]:
         rows = await self._fetch(
@@ -113,7 +83,7 @@ class MeetingLoaders:
             " WHERE session_id = ANY(:ids) ORDER BY organization_id",
             ids=keys,
         )
-        return [[r.organization_id for r in g] for g in _group(rows, keys)]
+        return [[r.organization_id for r in g] for g in group_by_key(rows, keys)]
 
     async def _partner_agreements(
         self, session: AsyncSession, keys: list[int]
@@ -124,7 +94,7 @@ class MeetingLoaders:
             " WHERE partner_id = ANY(:ids) ORDER BY id",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _commitments(self, session: AsyncSession, keys: list[int]) -> list[list[Row[Any]]]:
         rows = await self._fetch(
@@ -134,7 +104,7 @@ class MeetingLoaders:
             " ORDER BY agreement_id, position",
             ids=keys,
         )
-        return _group(rows, keys)
+        return group_by_key(rows, keys)
 
     async def _activity_counts(
         self, session: AsyncSession, keys: list[tuple[str, int, date, date]]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
 from gridweave.db import Sessionmaker
+from gridweave.resolvers.batching import BatchLoaders
 from gridweave.services import users as user_svc
 from gridweave.services.procurement import BID_FACTS_SQL
 
@@ -40,9 +40,9 @@ def _group(rows: Sequence[Row[Any]], keys: Sequence[Any], key: str) -> list[list
     return [by.get(k, []) for k in keys]
 
 
-class ProcurementLoaders:
+class ProcurementLoaders(BatchLoaders):
     def __init__(self, sessionmaker: Sessionmaker) -> None:
-        self._sm = sessionmaker
+        super().__init__(sessionmaker)
         self.call = self._make(self._calls)
         self.call_categories = self._make(self._call_categories)
         self.bid = self._make(self._bids)
@@ -53,19 +53,6 @@ class ProcurementLoaders:
         self.review = self._make(self._review)
         self.user_record = self._make(self._user_records)
         self.track_record = self._make(self._track_records)
-
-    def _make(
-        self, fn: Callable[[AsyncSession, list[K]], Awaitable[Sequence[V]]]
-    ) -> DataLoader[K, V]:
-        async def batch(keys: list[K]) -> Sequence[V]:
-            async with self._sm() as session:
-                return await fn(session, keys)
-
-        return DataLoader(load_fn=batch)
-
-    @staticmethod
-    async def _fetch(session: AsyncSession, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        return (await session.execute(text(sql), params)).all()
 
     async def _calls(self, session: AsyncSession, keys: list[int]) -> list[Row[Any] | None]:
         rows = await self._fetch(

@@ -27,7 +27,8 @@ from gridweave.services.access import (
     may_identify_bidder,
     read_policy,
 )
-from gridweave.services.procurement import BID_FACTS_SQL, ProcurementRules, bid_facts, call_status
+from gridweave.services.bids import BID_FACTS_SQL, bid_facts
+from gridweave.services.procurement import ProcurementRules, call_status
 from gridweave.services.reviews import letter
 from gridweave.services.scoring import Criterion, aggregate
 

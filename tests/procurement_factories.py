@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.models import Aggregation, Area, Organization, ReviewStage, Role
+from gridweave.services import bids as bid_svc
 from gridweave.services import procurement as svc
 from gridweave.services import reviews as review_svc
 from gridweave.services.access import Actor, Grant
@@ -86,17 +87,18 @@ async def make_call(
 
 def bid_spec(
     call_id: int, bidder_id: int, area_id: int, *amounts: str, title: str = "关爱独居老人"
-) -> svc.BidSpec:
-    return svc.BidSpec(
+) -> bid_svc.BidSpec:
+    return bid_svc.BidSpec(
         call_id=call_id,
         bidder_id=bidder_id,
         title=title,
         summary="每周上门探访，建立档案。",
         budget_lines=[
-            svc.BudgetLineSpec(f"项目{i}", Decimal(a)) for i, a in enumerate(amounts or ("100000",))
+            bid_svc.BudgetLineSpec(f"项目{i}", Decimal(a))
+            for i, a in enumerate(amounts or ("100000",))
         ],
         target_area_ids=[area_id],
-        indicators=[svc.IndicatorSpec("探访人次", "人次", 1200.0)],
+        indicators=[bid_svc.IndicatorSpec("探访人次", "人次", 1200.0)],
     )
 
 
@@ -110,9 +112,9 @@ async def make_bidder(sm: Sessionmaker, area: Area, **kw: Any) -> tuple[Organiza
     return org, member_actor(user.id, org.id)
 
 
-async def make_bid(sm: Sessionmaker, actor: Actor, spec: svc.BidSpec) -> Any:
+async def make_bid(sm: Sessionmaker, actor: Actor, spec: bid_svc.BidSpec) -> Any:
     async with unit_of_work(sm) as s:
-        return await svc.submit_bid(s, actor=actor, spec=spec)
+        return await bid_svc.submit_bid(s, actor=actor, spec=spec)
 
 
 async def make_evaluator(

@@ -143,6 +143,7 @@ async def scenario(url: str, settings: Settings) -> dict[str, Any]:
     from gridweave.db import unit_of_work
     from gridweave.models import Role
     from gridweave.security import hash_password
+    from gridweave.services import bids as bid_svc
     from gridweave.services import procurement as svc
     from gridweave.services.access import Actor, Grant
 
@@ -210,20 +211,20 @@ async def scenario(url: str, settings: Settings) -> dict[str, Any]:
         t = time.perf_counter()
         for org_id, area_id in bidders:
             async with unit_of_work(sm) as s:
-                await svc.submit_bid(
+                await bid_svc.submit_bid(
                     s,
                     actor=admin,
-                    spec=svc.BidSpec(
+                    spec=bid_svc.BidSpec(
                         call_id=call.id,
                         bidder_id=org_id,
                         title=f"服务方案 {org_id}",
                         summary="上门探访与个案服务。",
                         budget_lines=[
-                            svc.BudgetLineSpec("人员", Decimal(rng.randrange(20000, 120000))),
-                            svc.BudgetLineSpec("活动", Decimal("9999.99")),
+                            bid_svc.BudgetLineSpec("人员", Decimal(rng.randrange(20000, 120000))),
+                            bid_svc.BudgetLineSpec("活动", Decimal("9999.99")),
                         ],
                         target_area_ids=[area_id],
-                        indicators=[svc.IndicatorSpec("服务人次", "人次", 500.0)],
+                        indicators=[bid_svc.IndicatorSpec("服务人次", "人次", 500.0)],
                     ),
                 )
         log(f"{BIDS} bids submitted through the service in {time.perf_counter() - t:.1f} s")

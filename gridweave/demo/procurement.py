@@ -34,6 +34,7 @@ from gridweave.models import (
 )
 from gridweave.security import hash_password
 from gridweave.services import audit
+from gridweave.services import bids as bid_svc
 from gridweave.services import procurement as svc
 from gridweave.services import reviews as review_svc
 from gridweave.services.access import Actor, Grant
@@ -185,22 +186,22 @@ async def load_demo_procurement(session: AsyncSession, demo: DemoSummary) -> int
         )
 
     async def bid(call_id: int, org_id: int, area_id: int, amount: str, title: str) -> Any:
-        return await svc.submit_bid(
+        return await bid_svc.submit_bid(
             session,
             actor=actor,
-            spec=svc.BidSpec(
+            spec=bid_svc.BidSpec(
                 call_id=call_id,
                 bidder_id=org_id,
                 title=title,
                 summary="每周上门探访，建立服务档案，链接社区志愿者。",
                 budget_lines=[
-                    svc.BudgetLineSpec("人员经费", Decimal(amount) - Decimal("20000")),
-                    svc.BudgetLineSpec("活动物资", Decimal("20000")),
+                    bid_svc.BudgetLineSpec("人员经费", Decimal(amount) - Decimal("20000")),
+                    bid_svc.BudgetLineSpec("活动物资", Decimal("20000")),
                 ],
                 target_area_ids=[area_id],
                 indicators=[
-                    svc.IndicatorSpec("探访人次", "人次", 1200.0),
-                    svc.IndicatorSpec("建档户数", "户", 80.0),
+                    bid_svc.IndicatorSpec("探访人次", "人次", 1200.0),
+                    bid_svc.IndicatorSpec("建档户数", "户", 80.0),
                 ],
             ),
         )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.errors import ValidationFailed
 from gridweave.ids import decode_cursor, decode_id, decode_optional, encode_id
 from gridweave.models import Aggregation as PyAggregation
+from gridweave.models import BidStatus as PyBidStatus
 from gridweave.models import CallStatus as PyCallStatus
 from gridweave.models import ReviewStage as PyReviewStage
 from gridweave.resolvers.common import mutate
@@ -42,11 +43,14 @@ from gridweave.schema.procurement import (
     SubmitReviewInput,
     WithdrawBidInput,
 )
+from gridweave.services import bids as bid_svc
 from gridweave.services import procurement as svc
+from gridweave.services import procurement_reads as reads
 from gridweave.services import reviews as review_svc
 from gridweave.services.access import ReviewFacts, read_policy
-from gridweave.services.procurement import BID_FACTS_SQL, ProcurementRules, bid_facts
-from gridweave.services.scoring import aggregate, headline
+from gridweave.services.bids import bid_facts
+from gridweave.services.procurement import ProcurementRules
+from gridweave.services.scoring import aggregate
 
 INPUT = "input"
 
@@ -61,7 +65,7 @@ def _viewer(info: GqlInfo) -> int:
 
 
 async def _bid(session: AsyncSession, info: GqlInfo, pk: int) -> Bid:
-    row = (await svc.load_bid_rows(session, [pk]))[pk]
+    row = (await bid_svc.load_bid_rows(session, [pk]))[pk]
     return Bid.from_row(row, info.context.actor)
 
 
@@ -78,27 +82,12 @@ async def procurement_calls(
     first: int | None = None,
     after: strawberry.ID | None = None,
 ) -> list[ProcurementCall]:
-    """Calls are public (published before, 三个公开): every signed-in user reads them all."""
     limit = page_size(info, first)
     after_id = decode_optional(after, "ProcurementCall", field=["after"]) or 0
-    where = f" AND {svc.status_sql(PyCallStatus(status.value))}" if status else ""
+    py_status = PyCallStatus(status.value) if status else None
     async with info.context.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                text(
-                    "SELECT c.* FROM procurement_calls c WHERE c.id > :after"
-                    f"{where} ORDER BY c.id LIMIT :lim"
-                ),
-                {"after": after_id, "lim": limit},
-            )
-        ).all()
+        rows = await reads.call_rows(session, status=py_status, after_id=after_id, limit=limit)
     return [ProcurementCall.from_row(r) for r in rows]
-
-
-def _bids_where(status: BidStatus | None) -> str:
-    policy = read_policy("Bid").sql("CAST(:viewer AS bigint)", "b")
-    status_sql = " AND b.status = :status" if status else ""
-    return f" WHERE b.call_id = :call{status_sql} AND {policy}"
 
 
 async def call_bids(
@@ -111,22 +100,22 @@ async def call_bids(
 ) -> BidConnection:
     limit = page_size(info, first)
     after_id = decode_cursor(after)
-    where = _bids_where(status)
-    params: dict[str, Any] = {"call": call_id, "viewer": _viewer(info)}
-    if status:
-        params["status"] = status.value
+    py_status = PyBidStatus(status.value) if status else None
+    viewer = _viewer(info)
     sm = info.context.sessionmaker
     async with sm() as session:
-        rows = (
-            await session.execute(
-                text(f"{BID_FACTS_SQL}{where} AND b.id > :after ORDER BY b.id LIMIT :lim"),
-                {**params, "after": after_id, "lim": limit + 1},
-            )
-        ).all()
+        rows = await reads.bid_rows(
+            session,
+            viewer=viewer,
+            call_id=call_id,
+            status=py_status,
+            after_id=after_id,
+            limit=limit + 1,
+        )
 
     async def total() -> int:
         async with sm() as s:
-            return int(await s.scalar(text(f"SELECT count(*) FROM bids b{where}"), params) or 0)
+            return await reads.bid_count(s, viewer=viewer, call_id=call_id, status=py_status)
 
     actor = info.context.actor
     return BidConnection.build(
@@ -138,18 +127,8 @@ async def call_ranking(info: GqlInfo, call_id: int, *, first: int | None, offset
     limit = page_size(info, first if first is not None else info.context.settings.max_page_size)
     if not 0 <= offset <= 100_000:
         raise ValidationFailed("'offset' must be between 0 and 100000.", field=["offset"])
-    sm = info.context.sessionmaker
-    async with sm() as session:
-        rows = (
-            await session.execute(
-                text(
-                    f"{BID_FACTS_SQL}{_bids_where(None)}"
-                    " AND b.status IN ('SUBMITTED', 'AWARDED', 'NOT_AWARDED', 'COMPLETED')"
-                    " ORDER BY b.id"
-                ),
-                {"call": call_id, "viewer": _viewer(info)},
-            )
-        ).all()
+    async with info.context.sessionmaker() as session:
+        rows = await reads.rankable_bid_rows(session, viewer=_viewer(info), call_id=call_id)
     actor = info.context.actor
     bids = [Bid.from_row(r, actor) for r in rows]
     if not bids or not bids[0].proposal_complete:
@@ -158,16 +137,16 @@ async def call_ranking(info: GqlInfo, call_id: int, *, first: int | None, offset
     scored = [b for b in bids if policy.may_read(actor, b.review_facts("PROPOSAL"))]
     reviews = await info.context.loaders.procurement.reviews.load_many([b.pk for b in scored])
     thresholds = _rules(info).thresholds
-    keyed = []
-    for b, rs in zip(scored, reviews, strict=True):
-        how = PyAggregation(b.aggregation)
-        agg = aggregate(
-            [r.total for r in rs if r.stage == "PROPOSAL"], aggregation=how, thresholds=thresholds
+    aggs = [
+        aggregate(
+            [r.total for r in rs if r.stage == "PROPOSAL"],
+            aggregation=PyAggregation(b.aggregation),
+            thresholds=thresholds,
         )
-        if agg is not None:
-            keyed.append(((-headline(agg, how), -agg.mean, b.amount, b.seq), b))
-    keyed.sort(key=lambda kb: kb[0])
-    return [b for _, b in keyed[offset : offset + limit]]
+        for b, rs in zip(scored, reviews, strict=True)
+    ]
+    best = reads.ranked(scored, aggs, key=lambda b: (PyAggregation(b.aggregation), b.amount, b.seq))
+    return best[offset : offset + limit]
 
 
 async def track_record(info: GqlInfo, organization_id: int, first: int | None) -> list[Any]:
@@ -283,20 +262,22 @@ async def cancel_procurement_call(
 
 async def submit_bid(info: GqlInfo, input: SubmitBidInput) -> BidPayload:
     async def work(session: AsyncSession) -> BidPayload:
-        bid = await svc.submit_bid(
+        bid = await bid_svc.submit_bid(
             session,
             actor=info.context.actor,
-            spec=svc.BidSpec(
+            spec=bid_svc.BidSpec(
                 call_id=decode_id(input.call_id, "ProcurementCall", field=[INPUT, "callId"]),
                 bidder_id=decode_id(input.bidder_id, "Organization", field=[INPUT, "bidderId"]),
                 title=input.title,
                 summary=input.summary,
-                budget_lines=[svc.BudgetLineSpec(x.item, x.amount) for x in input.budget_lines],
+                budget_lines=[bid_svc.BudgetLineSpec(x.item, x.amount) for x in input.budget_lines],
                 target_area_ids=[
                     decode_id(a, "Area", field=[INPUT, "targetAreaIds", str(i)])
-                    for i, a in enumerate(input.target_area_ids[: svc.MAX_TARGET_AREAS + 1])
+                    for i, a in enumerate(input.target_area_ids[: bid_svc.MAX_TARGET_AREAS + 1])
                 ],
-                indicators=[svc.IndicatorSpec(x.name, x.unit, x.target) for x in input.indicators],
+                indicators=[
+                    bid_svc.IndicatorSpec(x.name, x.unit, x.target) for x in input.indicators
+                ],
             ),
             rules=_rules(info),
         )
@@ -308,7 +289,7 @@ async def submit_bid(info: GqlInfo, input: SubmitBidInput) -> BidPayload:
 
 async def withdraw_bid(info: GqlInfo, input: WithdrawBidInput) -> BidPayload:
     async def work(session: AsyncSession) -> BidPayload:
-        bid = await svc.withdraw_bid(
+        bid = await bid_svc.withdraw_bid(
             session,
             actor=info.context.actor,
             bid_id=decode_id(input.bid_id, "Bid", field=[INPUT, "bidId"]),

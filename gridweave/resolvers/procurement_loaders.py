@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.db import Sessionmaker
 from gridweave.resolvers.batching import BatchLoaders
 from gridweave.services import users as user_svc
-from gridweave.services.procurement import BID_FACTS_SQL
+from gridweave.services.bids import BID_FACTS_SQL
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -28,7 +28,8 @@ from gridweave.services.access import (
     may_identify_bidder,
     read_policy,
 )
-from gridweave.services.procurement import ProcurementRules, bid_facts, call_status
+from gridweave.services.bids import bid_facts
+from gridweave.services.procurement import ProcurementRules, call_status
 from gridweave.services.reviews import letter
 from gridweave.services.scoring import Aggregate, aggregate
 from gridweave.services.scoring import Criterion as PyCriterion

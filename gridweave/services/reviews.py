@@ -28,6 +28,7 @@ from gridweave.models import (
 )
 from gridweave.services import audit, conflicts
 from gridweave.services.access import Actor, load_grants, require_actor, require_role
+from gridweave.services.bids import readable_bid
 from gridweave.services.procurement import (
     DEFAULT_RULES,
     INPUT,
@@ -37,7 +38,6 @@ from gridweave.services.procurement import (
     call_status,
     get_call,
     locked,
-    readable_bid,
     require_issuer,
     rubric_of,
     utcnow,

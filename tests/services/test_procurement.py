@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.errors import ErrorCode
 from gridweave.models import Bid, BidStatus, CallStatus, ProcurementCall
+from gridweave.services import bids as bid_svc
 from gridweave.services import procurement as svc
 from gridweave.services.procurement import call_status
 from tests.factories import make_org
@@ -50,7 +51,7 @@ async def test_a_bid_of_exactly_the_cap_is_taken_and_one_fen_more_is_refused(
     # one fen more is refused as over the cap, and nothing is written
     error = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(
+        lambda s: bid_svc.submit_bid(
             s,
             actor=second_member,
             spec=bid_spec(call.id, second.id, sc.community.id, "150000.10", "49999.91"),
@@ -69,7 +70,7 @@ async def test_amounts_with_more_than_fen_or_not_finite_are_refused(
     for amount in ("0.001", "NaN", "Infinity", "-5", "0"):
         error = await expect_refusal(
             sessionmaker,
-            lambda s, a=amount: svc.submit_bid(
+            lambda s, a=amount: bid_svc.submit_bid(
                 s, actor=member, spec=bid_spec(call.id, org.id, sc.community.id, a)
             ),
         )
@@ -117,7 +118,9 @@ async def test_status_follows_the_window(sessionmaker: Sessionmaker) -> None:
     org, member = sc.bidders[0]
     error = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(s, actor=member, spec=bid_spec(later.id, org.id, sc.community.id)),
+        lambda s: bid_svc.submit_bid(
+            s, actor=member, spec=bid_spec(later.id, org.id, sc.community.id)
+        ),
     )
     assert error.code is ErrorCode.WINDOW_CLOSED
 
@@ -130,7 +133,9 @@ async def test_status_follows_the_window(sessionmaker: Sessionmaker) -> None:
     assert call_status(closed) is CallStatus.CLOSED
     error = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(s, actor=member, spec=bid_spec(call.id, org.id, sc.community.id)),
+        lambda s: bid_svc.submit_bid(
+            s, actor=member, spec=bid_spec(call.id, org.id, sc.community.id)
+        ),
     )
     assert error.code is ErrorCode.WINDOW_CLOSED
 
@@ -145,19 +150,21 @@ async def test_one_live_bid_per_bidder_and_rules_of_who_bids_where(
 
     again = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(s, actor=member, spec=bid_spec(call.id, org.id, sc.community.id)),
+        lambda s: bid_svc.submit_bid(
+            s, actor=member, spec=bid_spec(call.id, org.id, sc.community.id)
+        ),
     )
     assert again.code is ErrorCode.CONFLICT
 
     # after withdrawing, the organization may bid anew
-    await run(sessionmaker, lambda s: svc.withdraw_bid(s, actor=member, bid_id=bid.id))
+    await run(sessionmaker, lambda s: bid_svc.withdraw_bid(s, actor=member, bid_id=bid.id))
     await make_bid(sessionmaker, member, bid_spec(call.id, org.id, sc.community.id))
 
     # a target area outside the call's area
     other, other_member = sc.bidders[1]
     outside = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(
+        lambda s: bid_svc.submit_bid(
             s, actor=other_member, spec=bid_spec(call.id, other.id, sc.other_community.id)
         ),
     )
@@ -167,14 +174,14 @@ async def test_one_live_bid_per_bidder_and_rules_of_who_bids_where(
     firm, firm_member = await make_bidder(sessionmaker, sc.community, kind="CO_RESIDENT_UNIT")
     refused = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(
+        lambda s: bid_svc.submit_bid(
             s, actor=firm_member, spec=bid_spec(call.id, firm.id, sc.community.id)
         ),
     )
     assert refused.code is ErrorCode.VALIDATION
     forbidden = await expect_refusal(
         sessionmaker,
-        lambda s: svc.submit_bid(
+        lambda s: bid_svc.submit_bid(
             s, actor=firm_member, spec=bid_spec(call.id, other.id, sc.community.id)
         ),
     )

@@ -10,10 +10,10 @@ from sqlalchemy import text
 
 from gridweave.db import Sessionmaker
 from gridweave.models import ReviewStage
-from gridweave.services import procurement as svc
+from gridweave.services import bids as bid_svc
 from gridweave.services import reviews as review_svc
 from gridweave.services.access import ReviewFacts, load_actor, read_policy
-from gridweave.services.procurement import bid_facts, load_bid_rows
+from gridweave.services.bids import bid_facts, load_bid_rows
 from tests.factories import make_org, make_user
 from tests.procurement_factories import (
     assign,
@@ -100,7 +100,7 @@ async def test_python_and_sql_agree_for_every_viewer_at_every_stage(
     ]
     stages = [await _compare(sm, viewers)]  # open, no panel
 
-    await run(sm, lambda s: svc.withdraw_bid(s, actor=sc.bidders[1][1], bid_id=bids[1].id))
+    await run(sm, lambda s: bid_svc.withdraw_bid(s, actor=sc.bidders[1][1], bid_id=bids[1].id))
     await close_call(sm, call.id)
     await assign(sm, sc.coordinator, call.id, [conflicted, *sc.evaluators])
     await review(sm, sc.evaluators[0], bids[0].id, 90)

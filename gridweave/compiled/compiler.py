@@ -28,10 +28,12 @@ from gridweave.compiled.types_agreements import TYPES as AGREEMENT_TYPES
 from gridweave.compiled.types_areas import TYPES as AREA_TYPES
 from gridweave.compiled.types_audit import TYPES as AUDIT_TYPES
 from gridweave.compiled.types_organizations import TYPES as ORGANIZATION_TYPES
+from gridweave.compiled.types_projects import TYPES as PROJECT_TYPES
 from gridweave.compiled.walker import Compiler
 
 DECLARED: dict[str, ObjectType] = {
-    t.name: t for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES, *AGREEMENT_TYPES)
+    t.name: t
+    for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES, *AGREEMENT_TYPES, *PROJECT_TYPES)
 }
 ROOT_FIELDS = frozenset({*roots.ROOTS, "node"})
 # Built whole by the walker (connections), by a root's own SQL (network) or by the field that

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from sqlalchemy import select, text
 
 from gridweave.app import create_app

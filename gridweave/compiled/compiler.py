@@ -1,8 +1,8 @@
 """Compiles a query document into one SQL statement whose single value is the response JSON.
 
-Semantics mirror the strawberry resolvers exactly (keyset pages on ascending ids, totals without
-the cursor, the same filters, the same read policies); tests/api/test_compiled_equivalence.py
-holds the two paths to that."""
+Semantics mirror the strawberry resolvers exactly (keyset pages on ascending ids, or descending
+for newest-first lists, totals without the cursor, the same filters, the same read policies);
+tests/api/test_compiled_equivalence.py holds the two paths to that."""
 
 from __future__ import annotations
 

@@ -54,7 +54,17 @@ def decode_cursor(value: str | None) -> int:
     """0 for no cursor; keyset pages run on ascending ids."""
     if value is None:
         return 0
-    decoded = _canonical_pair(value, 0)
+    return _cursor(value, 0)
+
+
+def decode_newest_first_cursor(value: str | None) -> int | None:
+    """None for no cursor; newest-first pages (``after`` moves back to smaller ids) start below
+    the cursor's id, which is therefore at least 1."""
+    return None if value is None else _cursor(value, 1)
+
+
+def _cursor(value: str, low: int) -> int:
+    decoded = _canonical_pair(value, low)
     if decoded is not None and decoded[0] == "cursor":
         return decoded[1]
     raise ValidationFailed(

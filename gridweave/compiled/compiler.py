@@ -1,8 +1,8 @@
 """Compiles a query document into one SQL statement whose single value is the response JSON.
 
-Semantics mirror the strawberry resolvers exactly (keyset pages on ascending ids, totals without
-the cursor, the same filters, the same read policies); tests/api/test_compiled_equivalence.py
-holds the two paths to that."""
+Semantics mirror the strawberry resolvers exactly (keyset pages on ascending ids, or descending
+for newest-first lists, totals without the cursor, the same filters, the same read policies);
+tests/api/test_compiled_equivalence.py holds the two paths to that."""
 
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ from gridweave.compiled.types_agreements import TYPES as AGREEMENT_TYPES
 from gridweave.compiled.types_areas import TYPES as AREA_TYPES
 from gridweave.compiled.types_audit import TYPES as AUDIT_TYPES
 from gridweave.compiled.types_organizations import TYPES as ORGANIZATION_TYPES
+from gridweave.compiled.types_projects import TYPES as PROJECT_TYPES
 from gridweave.compiled.walker import Compiler
 
 DECLARED: dict[str, ObjectType] = {
-    t.name: t for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES, *AGREEMENT_TYPES)
+    t.name: t
+    for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES, *AGREEMENT_TYPES, *PROJECT_TYPES)
 }
 ROOT_FIELDS = frozenset({*roots.ROOTS, "node"})
 # Built whole by the walker (connections), by a root's own SQL (network) or by the field that

@@ -43,6 +43,23 @@ def column(name: str) -> FieldSql:
     return lambda c, s, t: f"{t}.{name}"
 
 
+# strawberry's DateTime is Python's isoformat() of a UTC datetime: microseconds only when non-zero.
+_ISO = 'YYYY-MM-DD"T"HH24:MI:SS'
+
+
+def utc_datetime(name: str) -> FieldSql:
+    """A timestamptz column as strawberry prints it (whatever the session's time zone)."""
+
+    def sql(c: Compiler, s: Selection, t: str) -> str:
+        utc = f"({t}.{name} AT TIME ZONE 'UTC')"
+        return (
+            f"to_char({utc}, CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0"
+            f" THEN '{_ISO}+00:00' ELSE '{_ISO}.US+00:00' END)"
+        )
+
+    return sql
+
+
 def const(sql: str) -> FieldSql:
     return lambda c, s, t: sql
 

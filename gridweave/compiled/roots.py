@@ -14,7 +14,10 @@ from gridweave.compiled.walker import Compiler, Rows, refused
 from gridweave.ids import decode_any, decode_optional
 from gridweave.models import Area as AreaRow
 from gridweave.models import Organization as OrganizationRow
+from gridweave.models.projects import status_sql
 from gridweave.services.listing import AREA_FILTERS, ORGANIZATION_FILTERS
+from gridweave.services.subtree import in_subtree_sql
+from gridweave.services.validation import no_control_characters
 
 
 def _area_id(name: str) -> Callable[[Any], int | None]:
@@ -41,6 +44,48 @@ def organizations(c: Compiler, s: Selection) -> str:
     # plan would otherwise walk the primary key and filter every organization before the area's
     # (tests/api/test_plans.py).
     return c.connection(s, "Organization", Rows("organizations", where, fenced=in_area))
+
+
+def _given(
+    c: Compiler, s: Selection, name: str, decode: Callable[[Any], Any], cast: str = "text"
+) -> str | None:
+    """The parameter of an optional argument that this request gives (a refused value hands the
+    request to the resolvers, which answer with the error); None when it is not given."""
+    node = s.arguments.get(name)
+    if not c.switch(lambda v: decode(value_of(node, v)) is not None):
+        return None
+    return c.param(refused(lambda v: decode(value_of(node, v))), cast)
+
+
+def service_projects(c: Compiler, s: Selection) -> str:
+    """The project board: the area's subtree, newest first; the viewer's area scope is added
+    by the walker. A missing area or an unknown category is answered by the resolvers (their
+    refusals), as is any value they refuse."""
+    conditions: list[Callable[[str], str]] = []
+    pk = _given(c, s, "areaId", _area_id("areaId"), "bigint")
+    if pk is not None:
+        c.guards.append(f"EXISTS (SELECT 1 FROM areas WHERE id = {pk})")
+        path = f"(SELECT path FROM areas WHERE id = {pk})"
+        conditions.append(lambda t: in_subtree_sql(f"{t}.area_path", path))
+    status = _given(c, s, "status", c.enum("ServiceProjectStatus"))
+    if status is not None:
+        conditions.append(lambda t: f"{status_sql(t)} = {status}")
+    code = _given(c, s, "categoryCode", _category_code)
+    if code is not None:
+        c.guards.append(f"EXISTS (SELECT 1 FROM service_categories WHERE code = {code})")
+        category = f"(SELECT id FROM service_categories WHERE code = {code})"
+        conditions.append(lambda t: f"{t}.category_id = {category}")
+    rows = Rows(
+        "service_projects",
+        lambda t: " AND ".join(cond(t) for cond in conditions) or "TRUE",
+        fenced=pk is not None,
+        newest_first=True,
+    )
+    return c.connection(s, "ServiceProject", rows)
+
+
+def _category_code(value: Any) -> str | None:
+    return None if value is None else no_control_characters(str(value), field=["categoryCode"])
 
 
 def service_categories(c: Compiler, s: Selection) -> str:
@@ -90,6 +135,7 @@ ROOTS: dict[str, Callable[[Compiler, Selection], str]] = {
     "areas": areas,
     "organizations": organizations,
     "serviceCategories": service_categories,
+    "serviceProjects": service_projects,
     "network": network_sql,
     "__typename": lambda c, s: "'Query'",
 }

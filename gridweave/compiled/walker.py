@@ -9,7 +9,7 @@ recorded as switches that the endpoint evaluates on each request's variables."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -28,7 +28,7 @@ from gridweave.compiled.render import render
 from gridweave.compiled.selection import Binder, Fallback, Selection, Variables, collect, value_of
 from gridweave.compiled.sqljson import cursor, json_list, json_object
 from gridweave.errors import DomainError
-from gridweave.ids import decode_cursor
+from gridweave.ids import MAX_PK, decode_cursor, decode_newest_first_cursor
 from gridweave.paging import page_limit
 from gridweave.services.access import read_policy
 from gridweave.services.listing import Filter
@@ -81,17 +81,27 @@ class Rows:
     """What a list or connection ranges over: a table and a condition on its alias. ``fenced``
     keeps the planner from walking the primary key in id order while it filters a subtree (it
     cannot estimate a correlated path range): it reads the subtree by the path index, then
-    sorts."""
+    sorts. ``newest_first``: pages run on descending ids, ``after`` (0 for none) moving back to
+    smaller ones."""
 
     table: str
     where: Callable[[str], str]
     fenced: bool = False
+    newest_first: bool = False
+
+    def order(self, t: str) -> str:
+        return f"{t}.id DESC" if self.newest_first else f"{t}.id"
 
     def page(self, t: str, after: str, limit: str, *, columns: str = "*") -> str:
-        rows = f"SELECT {columns} FROM {self.table} {t} WHERE {self.where(t)} AND {t}.id > {after}"
+        keyset = (
+            f"{t}.id <= coalesce(nullif({after}, 0) - 1, {MAX_PK})"
+            if self.newest_first
+            else f"{t}.id > {after}"
+        )
+        rows = f"SELECT {columns} FROM {self.table} {t} WHERE {self.where(t)} AND {keyset}"
         if self.fenced:
             rows = f"SELECT * FROM ({rows} OFFSET 0) {t}"
-        return f"({rows} ORDER BY {t}.id LIMIT {limit})"
+        return f"({rows} ORDER BY {self.order(t)} LIMIT {limit})"
 
 
 class Compiler:
@@ -161,7 +171,7 @@ class Compiler:
             raise Fallback(f"{type_name}: visibility is answered by the resolvers")
         if policy.per_viewer:
             self.per_viewer = True
-        return policy.sql("$1::bigint")
+        return policy.sql("$1::bigint", t)
 
     # ------------------------------------------------------------------ objects and lists
     def object(self, type_name: str, sets: list[SelectionSetNode], t: str) -> str:
@@ -238,11 +248,11 @@ class Compiler:
         first_node, after_node = s.arguments.get("first"), s.arguments.get("after")
         size = self.max_page_size
         first = self.param(refused(lambda v: page_limit(value_of(first_node, v), size)), "int")
-        after = self.param(refused(lambda v: decode_cursor(value_of(after_node, v))), "bigint")
-        visible = self._where_visible(node_type, "")
-        if visible:
+        decode = decode_newest_first_cursor if rows.newest_first else decode_cursor
+        after = self.param(refused(lambda v: decode(value_of(after_node, v)) or 0), "bigint")
+        if self._where_visible(node_type, "t"):
             inner = rows.where
-            rows = Rows(rows.table, lambda t: inner(t) + visible, rows.fenced)
+            rows = replace(rows, where=lambda t: inner(t) + self._where_visible(node_type, t))
         pairs: list[tuple[str, str]] = []
         for f in self.fields(s, f"{node_type}Connection"):
             if f.name == "edges":
@@ -272,16 +282,19 @@ class Compiler:
                 pairs.append((f.key, f"'{node_type}Edge'"))
             else:
                 raise Fallback(f"{node_type}Edge.{f.name}")
-        return json_list(json_object(pairs), f"FROM {rows.page(t, after, first)} {t}", f"{t}.id")
+        return json_list(
+            json_object(pairs), f"FROM {rows.page(t, after, first)} {t}", rows.order(t)
+        )
 
     def _page_info(self, s: Selection, rows: Rows, first: str, after: str) -> str:
         t, q = self.alias("t"), self.alias("q")
         in_page = f"FILTER (WHERE {q}.rn <= {first})"
+        start, end = ("max", "min") if rows.newest_first else ("min", "max")
         values = {
             "hasNextPage": f"count(*) > {first}",
             "hasPreviousPage": f"{after} > 0",
-            "startCursor": cursor(f"min({q}.id) {in_page}"),
-            "endCursor": cursor(f"max({q}.id) {in_page}"),
+            "startCursor": cursor(f"{start}({q}.id) {in_page}"),
+            "endCursor": cursor(f"{end}({q}.id) {in_page}"),
             "__typename": "'PageInfo'",
         }
         pairs = []
@@ -290,6 +303,7 @@ class Compiler:
                 raise Fallback(f"PageInfo.{f.name}")
             pairs.append((f.key, values[f.name]))
         return (
-            f"(SELECT {json_object(pairs)} FROM (SELECT {t}.id, row_number() OVER (ORDER BY {t}.id)"
-            f" AS rn FROM {rows.page(t, after, f'{first} + 1', columns='id')} {t}) {q})"
+            f"(SELECT {json_object(pairs)} FROM (SELECT {t}.id,"
+            f" row_number() OVER (ORDER BY {rows.order(t)}) AS rn"
+            f" FROM {rows.page(t, after, f'{first} + 1', columns='id')} {t}) {q})"
         )

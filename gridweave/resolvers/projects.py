@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridweave.errors import Forbidden, ValidationFailed
-from gridweave.ids import MAX_PK, decode_id, decode_optional
+from gridweave.errors import Forbidden
+from gridweave.ids import decode_id, decode_newest_first_cursor, decode_optional
 from gridweave.models import ServiceProjectKind as PyKind
 from gridweave.models import ServiceProjectStatus as PyStatus
 from gridweave.resolvers.common import mutate
@@ -42,21 +40,6 @@ from gridweave.services.validation import no_control_characters
 INPUT = "input"
 
 
-def _before_id(after: str | None) -> int | None:
-    """Pages run newest first: ``after`` (the last cursor seen) moves back to smaller ids."""
-    if after is None:
-        return None
-    try:
-        prefix, _, pk = base64.b64decode(after, validate=True).decode().partition(":")
-        if prefix == "cursor" and 0 < int(pk) <= MAX_PK:
-            return int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ValidationFailed(
-        "This page cursor is not valid: start again from the first page.", field=["after"]
-    )
-
-
 async def service_projects(
     info: GqlInfo,
     area_id: strawberry.ID | None = None,
@@ -66,7 +49,7 @@ async def service_projects(
     after: str | None = None,
 ) -> ServiceProjectConnection:
     limit = page_size(info, first)
-    before_id = _before_id(after)
+    before_id = decode_newest_first_cursor(after)
     sm = info.context.sessionmaker
     async with sm() as session:
         scope = await area_scope(session, info.context.actor)

@@ -203,6 +203,51 @@ async def area_scope(session: AsyncSession, actor: Actor | None) -> AreaScope:
     return AreaScope(tuple(dict.fromkeys(prefixes)), frozenset(exact))
 
 
+def area_scope_sql(viewer: str, path: str) -> str:
+    """:func:`area_scope` as SQL: the area path ``path`` (an SQL expression) lies where the
+    viewer (``viewer``, the SQL of a user id) reads area-bound rows. Both arrays depend on the
+    viewer alone, so PostgreSQL computes them once per statement (InitPlans), not once per row;
+    an ADMIN or an unlimited grant reads below '/', which every path starts with."""
+    readers = ", ".join(f"'{r.value}'" for r in (Role.ADMIN, *_AREA_READERS))
+    orgs = "FROM role_grants g JOIN organizations o ON o.id = g.organization_id"
+    member = f"g.user_id = {viewer} AND g.role = '{Role.ORGANIZATION_MEMBER.value}'"
+    prefixes = (
+        f"ARRAY(SELECT CASE WHEN g.role = 'ADMIN' OR g.area_id IS NULL THEN '/' ELSE ga.path END"
+        f" FROM role_grants g LEFT JOIN areas ga ON ga.id = g.area_id"
+        f" WHERE g.user_id = {viewer} AND g.role IN ({readers})"
+        f" UNION ALL SELECT o.area_path {orgs} WHERE {member})"
+    )
+    # _ancestors(): each prefix of the organization's path that ends in '/', but the whole path
+    ancestors = (
+        f"ARRAY(SELECT left(o.area_path, n) {orgs}, generate_series(2, length(o.area_path) - 1) n"
+        f" WHERE {member} AND substr(o.area_path, n, 1) = '/')"
+    )
+    return f"({path} ^@ ANY ({prefixes}) OR {path} = ANY ({ancestors}))"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFacts:
+    """What decides who reads an area-bound row: the viewer's scope (:func:`area_scope`, which
+    needs their organizations' areas: one query) and the row's area path."""
+
+    scope: AreaScope
+    area_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRule:
+    """Rows read by :class:`AreaScope`. ``path``: the SQL of the row's area path, ``{row}``
+    standing for the row's alias."""
+
+    path: str
+
+    def may_read(self, actor: Actor, row: AreaFacts) -> bool:
+        return row.scope.covers(row.area_path)
+
+    def sql(self, viewer: str, row: str) -> str:
+        return area_scope_sql(viewer, self.path.format(row=row))
+
+
 # ---------------------------------------------------------------- read visibility
 
 
@@ -443,11 +488,12 @@ READ_POLICIES: dict[str, ReadPolicy] = {
     # Users see themselves; auditors everyone; coordinators the users of their areas
     # (services.users.may_see needs both users' grants: answered by the resolvers only).
     "User": ReadPolicy(compiled=False),
-    # Per viewer by area: area_scope() below is the rule (subtrees of the viewer's grants, a
-    # member's organization's area and the areas above it). A compiled declaration must apply
-    # the same AreaScope as a SQL condition on area_path.
-    "ServiceProject": ReadPolicy(compiled=False),
-    "Claim": ReadPolicy(compiled=False),
+    # Per viewer by area: area_scope() is the rule (subtrees of the viewer's grants, a member's
+    # organization's area and the areas above it), area_scope_sql() the same rule in SQL.
+    "ServiceProject": ReadPolicy(rows=AreaRule("{row}.area_path")),
+    "Claim": ReadPolicy(
+        rows=AreaRule("(SELECT p.area_path FROM service_projects p WHERE p.id = {row}.project_id)")
+    ),
     # Purchased services (issue 11): calls are public; bids, reviews and scores per viewer and
     # row (the rules above). Answered by the resolvers until the compiled path declares them.
     "ProcurementCall": ReadPolicy(compiled=False),

@@ -23,7 +23,7 @@ from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
 from gridweave.demo import load_demo
 from gridweave.models import Area, Organization
 from gridweave.settings import Settings
-from tests.factories import gid, make_user
+from tests.factories import gid, make_area, make_chain, make_org, make_user
 
 AREA_KIND = """
 query AreaKind($area: ID!, $kind: OrganizationKind!, $first: Int!) {
@@ -248,3 +248,56 @@ async def test_thirty_node_aliases_compile_to_one_small_statement(
     data = json.loads(await conn.fetchval(f"EXECUTE s({params})"))["data"]
     assert list(data) == [f"o{i}" for i in range(1, ALIASES + 1)]
     assert [o["id"] for o in data.values()] == list(variables.values())
+
+
+BOARD = """
+query Board($area: ID!, $first: Int) {
+  serviceProjects(areaId: $area, first: $first) {
+    totalCount
+    edges { node { id title status claims { id status claimant { name } } } }
+  }
+}
+"""
+# $1: the community of the filler projects, $2: their poster, $3: how many
+FILLER_PROJECTS = """
+INSERT INTO service_projects (title, description, kind, category_id, area_id, area_path,
+  posted_by_id, slots)
+SELECT '填充项目' || g, '说明', 'SMALL_WISH', (SELECT min(id) FROM service_categories), a.id,
+  a.path, $2, 1 FROM areas a, generate_series(1, $3::int) g WHERE a.id = $1
+"""
+
+
+async def test_the_board_of_an_area_reads_its_subtree_by_the_path_index(
+    reads: CompiledReads, sessionmaker: Sessionmaker, conn: asyncpg.Connection
+) -> None:
+    # given a community's 30 projects, posted before 10,000 of another community's
+    street, ours = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    theirs = await make_area(sessionmaker, level="COMMUNITY", parent=street)
+    poster = await make_org(sessionmaker, area=ours)
+    for area, count in ((ours, 30), (theirs, 10_000)):
+        await conn.execute(FILLER_PROJECTS, area.id, poster.id, count)
+    await conn.execute("ANALYZE service_projects")
+    user = await make_user(sessionmaker, "COORDINATOR", area=street)
+    variables = {"area": gid("Area", ours.id), "first": 20}
+    statement, coerced = compiled(reads, BOARD, "Board", variables)
+    args = ", ".join(literal(p) for p in statement.params(user.id, coerced))
+
+    # when its compiled statement has run often enough for a generic plan
+    await conn.execute(f"PREPARE s AS {statement.sql}")
+    for _ in range(6):
+        answer = json.loads(await conn.fetchval(f"EXECUTE s({args})"))
+        assert answer["data"]["serviceProjects"]["totalCount"] == 30
+    plans = {"chosen": (await _explain(conn, args))[0]}
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    plans["generic"] = (await _explain(conn, args))[0]
+
+    # then the page and the total read the community's projects by the path index (a walk of
+    # the primary key, newest first, would filter the other community's 10,000 first)
+    for name, plan in plans.items():
+        scans = [
+            (n["Node Type"], {i["Index Name"] for i in plan_nodes(n) if "Index Name" in i})
+            for n in plan_nodes(plan)
+            if n.get("Relation Name") == "service_projects" and n.get("Alias", "").startswith("t")
+        ]
+        assert len(scans) == 2, (name, scans)
+        assert all("ix_service_projects_area_path" in indexes for _, indexes in scans), scans

@@ -1,6 +1,8 @@
 """Read visibility is declared once (services/access.py READ_POLICIES) and both read paths obey it:
-a ledger entry is visible to auditors and admins only, through node() on the compiled path and on
-the resolvers alike, and the response cache never hands one viewer's answer to another."""
+a ledger entry is visible to auditors and admins only, and a service project to the readers of its
+area (area_scope, and area_scope_sql for the compiled path: the two agree for every kind of
+grant), through node() and lists on the compiled path and on the resolvers alike; the response
+cache never hands one viewer's answer to another."""
 
 from __future__ import annotations
 
@@ -9,13 +11,26 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, text
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
+from gridweave.models import Area, RoleGrant
 from gridweave.services import areas as area_svc
+from gridweave.services.access import area_scope, area_scope_sql, load_actor
 from gridweave.settings import Settings
 from tests.api.helpers import serve
-from tests.factories import Api, admin_actor, gid, make_area, make_user, token_for
+from tests.factories import (
+    Api,
+    admin_actor,
+    gid,
+    make_area,
+    make_chain,
+    make_org,
+    make_project,
+    make_user,
+    token_for,
+)
 
 ENTRY = """query($id: ID!) { node(id: $id) { __typename id
   ... on AuditEntry { action entityId hash previousHash at } } }"""
@@ -88,3 +103,83 @@ async def test_both_paths_give_an_auditor_the_same_entry(
     assert answers[0] == answers[1]
     assert answers[0][1]["previousHash"] == answers[0][0]["hash"]
     assert answers[0][2] is None
+
+
+async def test_the_area_scope_in_sql_is_the_area_scope_in_python(
+    sessionmaker: Sessionmaker,
+) -> None:
+    # given a city down to two communities, a grid in one, and viewers of every kind of grant
+    city, district, street, a = await make_chain(
+        sessionmaker, "CITY", "DISTRICT", "STREET", "COMMUNITY"
+    )
+    b = await make_area(sessionmaker, level="COMMUNITY", parent=street)
+    grid = await make_area(sessionmaker, level="GRID", parent=a)
+    in_grid, in_b = await make_org(sessionmaker, area=grid), await make_org(sessionmaker, area=b)
+    viewers = [
+        await make_user(sessionmaker, "ADMIN", area=b),
+        await make_user(sessionmaker, "COORDINATOR"),
+        await make_user(sessionmaker, "COORDINATOR", area=street),
+        await make_user(sessionmaker, "EVALUATOR", area=a),
+        await make_user(sessionmaker, "AUDITOR", area=district),
+        await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=in_grid),
+        await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=in_b),
+        await make_user(sessionmaker, None),
+    ]
+    async with unit_of_work(sessionmaker) as s:  # two grants: a coordinator who is a member too
+        s.add(RoleGrant(user_id=viewers[6].id, role="COORDINATOR", area_id=grid.id))
+    async with sessionmaker() as s:
+        paths = list((await s.scalars(select(Area.path).order_by(Area.id))).all())
+        for viewer in viewers:
+            actor = await load_actor(s, viewer.id)
+            scope = await area_scope(s, actor)
+            # when each area's path is tested by the SQL form
+            rows = await s.execute(
+                text(
+                    f"SELECT p, {area_scope_sql('CAST(:u AS bigint)', 'p')}"
+                    " FROM unnest(CAST(:paths AS text[])) p"
+                ),
+                {"u": viewer.id, "paths": paths},
+            )
+            # then it reads exactly the areas the Python scope covers
+            assert {r[0]: r[1] for r in rows} == {p: scope.covers(p) for p in paths}, viewer.id
+    assert scope.covers(city.path) is False  # the last viewer holds no grant: covers nothing
+
+
+BOARD = """query($a: ID) { serviceProjects(areaId: $a) { totalCount edges { node { id title
+  claims { id claimant { name } } } } } }"""
+NODE = "query($id: ID!) { node(id: $id) { id ... on ServiceProject { title } } }"
+
+
+async def test_a_project_is_read_by_its_areas_readers_only_on_every_path(
+    app_client: tuple[httpx.AsyncClient, Any], sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    client, compiled = app_client
+    street, a = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    b = await make_area(sessionmaker, level="COMMUNITY", parent=street)
+    poster = await make_org(sessionmaker, area=a)
+    project = await make_project(sessionmaker, area=a, poster=poster, title="修路灯")
+    ours = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=a)))
+    theirs = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=b)))
+    member = Api(
+        client,
+        token_for(
+            settings, await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=poster)
+        ),
+    )
+    anonymous = Api(client)
+    pid = gid("ServiceProject", project.id)
+
+    before = compiled.answered if compiled else 0
+    seen = [await api.data(BOARD, a=gid("Area", street.id)) for api in (ours, theirs, member)]
+    nodes = [(await api.data(NODE, id=pid))["node"] for api in (ours, theirs, member)]
+    refused = [await anonymous(q, **v) for q, v in ((BOARD, {}), (NODE, {"id": pid}))]
+
+    totals = [x["serviceProjects"]["totalCount"] for x in seen]
+    assert totals == [1, 0, 1]
+    assert seen[0] == seen[2]
+    assert seen[0]["serviceProjects"]["edges"][0]["node"]["title"] == "修路灯"
+    assert nodes == [{"id": pid, "title": "修路灯"}, None, {"id": pid, "title": "修路灯"}]
+    assert [r["data"] for r in refused] == [None, {"node": None}]
+    assert refused[0]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    if compiled is not None:
+        assert compiled.answered == before + 6  # the scope is in the SQL, not a fallback

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import date
 from typing import Any
 
 import httpx
@@ -113,3 +114,20 @@ def test_a_known_answer_is_not_served_to_a_user_not_yet_seen() -> None:
 
     assert cache.get("k", 1) == b"answer"
     assert cache.get("k", 2) is None
+
+
+def test_a_new_day_forgets_every_answer() -> None:
+    # given an answer read on the last day of a project's deadline (its status still OPEN)
+    day = [date(2026, 12, 1)]
+    cache = ResponseCache(today=lambda: day[0])
+    cache.put("board", 1, b"OPEN", generation=cache.generation)
+    read_yesterday = cache.generation
+    assert cache.get("board", 1) == b"OPEN"
+
+    # when the day turns in China Standard Time
+    day[0] = date(2026, 12, 2)
+
+    # then neither that answer nor one read before midnight is served (it may be EXPIRED now)
+    assert cache.get("board", 1) is None
+    cache.put("board", 1, b"OPEN", generation=read_yesterday)
+    assert cache.get("board", 1) is None

@@ -72,13 +72,8 @@ def test_an_uncompiled_field_in_a_hot_query_is_named(reads: CompiledReads) -> No
     assert reads.explain(ledger) == "AuditEntry.actor"
 
 
-# The meetings issue's reads, answered by the resolvers until the compiled path declares them
-# (Organization.agreements and jointMeetings with members are the ones the dashboard needs).
+# Reads answered by the resolvers until the compiled path declares them.
 PENDING: dict[str, str] = {
-    "Query.jointMeetings": "joint meetings: not declared for the compiled path yet",
-    "Area.unengagedUnits": "compliance list: not declared for the compiled path yet",
-    "JointMeeting": "reached through jointMeetings and node(): not declared yet",
-    "MeetingSession": "reached through JointMeeting and node(): not declared yet",
     # The service projects issue's board, compiled by the lead after the merge
     "Query.serviceProjects": "project board: not declared for the compiled path yet",
     "ServiceProject": "reached through serviceProjects and node(): not declared yet",

@@ -51,8 +51,6 @@ NOT_COMPILED: dict[str, str] = {
     "AuditEntry.actor": "who may see a user needs both users' grants (services.users.may_see)",
     "User": "per-viewer visibility that needs both users' grants (services.users.may_see)",
     "RoleGrant": "reached only through User",
-    "JointMeeting.convenerSchedule": "terms tiling `periods` periods from `from`, split at every"
-    " rotation change: a loop over periods (services.rotation.schedule), not a dashboard read",
     # Purchased services (issue 11): per-viewer, per-row rules (services/access.py BidRule,
     # ReviewRule) not declared for the compiled path yet; the resolvers answer them.
     "Query.procurementCalls": "calls for bids: a short public list, not a dashboard read",

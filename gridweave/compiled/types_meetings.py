@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gridweave.compiled.declare import FieldSql, ObjectType, column, global_id, many, one, scalars
-from gridweave.compiled.periods import day_argument, months_of, period_index, quarter_start
+from gridweave.compiled.periods import (
+    day_argument,
+    months_of,
+    period_end,
+    period_index,
+    period_start,
+    quarter_start,
+)
 from gridweave.compiled.selection import Selection, Variables, value_of
 from gridweave.compiled.sqljson import json_list
 from gridweave.compiled.walker import Compiler, Rows, refused
@@ -19,24 +26,26 @@ from gridweave.ids import decode_optional
 from gridweave.models import JointMeeting as MeetingRow
 from gridweave.models import MeetingSession as SessionRow
 from gridweave.paging import page_limit
-from gridweave.schema.meetings import JointMeeting, MeetingSession
+from gridweave.schema.meetings import JointMeeting, MeetingSession, schedule_periods
 from gridweave.services.meetings import unengaged_units_sql
 from gridweave.services.subtree import in_subtree_sql
 
 
-def ordered(
-    type_name: str, source: Callable[[str, str], str], order: Callable[[str], str]
-) -> FieldSql:
-    """An unpaged list like ``declare.many``, ordered by the SQL ``order(item)``."""
+def listed(
+    c: Compiler, type_name: str, s: Selection, source: Callable[[str], str], order: str
+) -> str:
+    """An unpaged list like ``Compiler.many``, ordered by the SQL ``order`` ("{x}" is the item):
+    ``source(x)`` is the ``FROM ... WHERE ...`` of its items."""
+    x = c.alias("x")
+    visible = c.visible(type_name, x)
+    where = "" if visible == "TRUE" else f" AND {visible}"
+    item = c.object(type_name, s.selection_sets, x)
+    return json_list(item, source(x) + where, order.format(x=x))
 
-    def sql(c: Compiler, s: Selection, t: str) -> str:
-        x = c.alias("x")
-        visible = c.visible(type_name, x)
-        where = "" if visible == "TRUE" else f" AND {visible}"
-        item = c.object(type_name, s.selection_sets, x)
-        return json_list(item, source(t, x) + where, order(x))
 
-    return sql
+def ordered(type_name: str, source: Callable[[str, str], str], order: str) -> FieldSql:
+    """A field listing ``source(row, item)`` in that order (see ``listed``)."""
+    return lambda c, s, t: listed(c, type_name, s, lambda x: source(t, x), order)
 
 
 def _members(m: str, x: str) -> str:
@@ -48,9 +57,8 @@ def _members(m: str, x: str) -> str:
     )
 
 
-def _member_order(x: str) -> str:
-    """The resolver's sort: place in that order, members not in it last, ties by membership."""
-    return f"coalesce(array_position(o_{x}.member_ids, {x}.organization_id), 2147483647), {x}.id"
+# The resolver's sort: place in that order, members not in it last, ties by membership.
+MEMBER_ORDER = "coalesce(array_position(o_{x}.member_ids, {x}.organization_id), 2147483647), {x}.id"
 
 
 def convener_sql(c: Compiler, m: str, day: str) -> str:
@@ -93,23 +101,67 @@ def _last_sat_on(c: Compiler, s: Selection, m: str) -> str:
     )
 
 
+def _schedule(c: Compiler, s: Selection, m: str) -> str:
+    """rotation.schedule: each of ``periods`` periods from the one containing ``from`` is cut at
+    the days the rotation changed within it; each piece's convener is the convener on its first
+    day; pieces without one are dropped, and neighbours in one period with the same convener
+    are one term."""
+    start = day_argument(c, s, "from")
+    node = s.arguments.get("periods")
+    count = c.param(refused(lambda v: schedule_periods(value_of(node, v))), "int")
+    months = months_of(f"{m}.rotation_period")
+    g, x, r, y, z, t = (c.alias(a) for a in ("g", "x", "r", "y", "z", "t"))
+    first = period_index(months, start)
+    lo, hi = period_start(months, f"{g}.k"), period_end(months, f"{g}.k")
+    cuts = (
+        f"SELECT {g}.k, {x}.cut FROM generate_series({first}, {first} + {count} - 1) {g}(k)"
+        f" CROSS JOIN LATERAL (SELECT {lo} AS cut UNION SELECT {r}.effective_from"
+        f" FROM convener_rotations {r} WHERE {r}.meeting_id = {m}.id"
+        f" AND {r}.effective_from > {lo} AND {r}.effective_from <= {hi}) {x}"
+    )
+    piece_end = period_end(months, f"{y}.k")
+    pieces = (
+        f"SELECT {y}.k, {y}.cut AS ps,"
+        f" coalesce(lead({y}.cut) OVER (PARTITION BY {y}.k ORDER BY {y}.cut) - 1, {piece_end})"
+        f" AS pe, {convener_sql(c, m, f'{y}.cut')} AS who FROM ({cuts}) {y}"
+    )
+    joins = f"lag({z}.who) OVER w = {z}.who AND lag({z}.k) OVER w = {z}.k"
+    breaks = (
+        f"SELECT {z}.*, CASE WHEN {joins} AND lag({z}.pe) OVER w = {z}.ps - 1 THEN 0 ELSE 1 END"
+        f" AS brk FROM ({pieces}) {z} WHERE {z}.who IS NOT NULL WINDOW w AS (ORDER BY {z}.ps)"
+    )
+    terms = (
+        f"SELECT min({t}.ps) AS starts_on, max({t}.pe) AS ends_on, min({t}.who) AS organization_id"
+        f" FROM (SELECT *, sum(brk) OVER (ORDER BY ps) AS term FROM ({breaks}) {t}) {t}"
+        f" GROUP BY {t}.term"
+    )
+    return listed(c, "ConvenerTerm", s, lambda e: f"FROM ({terms}) {e} WHERE TRUE", "{x}.starts_on")
+
+
 MEETING_FIELDS: dict[str, FieldSql] = {
     **scalars(JointMeeting, MeetingRow.__table__),
     "id": global_id("JointMeeting"),
     "area": one("Area", "area_id"),
-    "members": ordered("JointMeetingMember", _members, _member_order),
+    "members": ordered("JointMeetingMember", _members, MEMBER_ORDER),
     "convenerOn": _convener_on,
     "sessions": ordered(
         "MeetingSession",
         lambda m, x: f"FROM meeting_sessions {x} WHERE {x}.meeting_id = {m}.id",
-        lambda x: f"{x}.held_on, {x}.id",
+        "{x}.held_on, {x}.id",
     ),
+    "convenerSchedule": _schedule,
     "satThisQuarter": _sat_this_quarter,
     "lastSatOn": _last_sat_on,
 }
 
 MEMBER_FIELDS: dict[str, FieldSql] = {
     "joinedOn": column("joined_on"),
+    "organization": one("Organization", "organization_id"),
+}
+
+TERM_FIELDS: dict[str, FieldSql] = {
+    "startsOn": column("starts_on"),
+    "endsOn": column("ends_on"),
     "organization": one("Organization", "organization_id"),
 }
 
@@ -176,5 +228,6 @@ def unengaged_units(c: Compiler, s: Selection, a: str) -> Rows:
 TYPES = [
     ObjectType("JointMeeting", MEETING_FIELDS, table="joint_meetings", node=True),
     ObjectType("JointMeetingMember", MEMBER_FIELDS),
+    ObjectType("ConvenerTerm", TERM_FIELDS),
     ObjectType("MeetingSession", SESSION_FIELDS, table="meeting_sessions", node=True),
 ]

@@ -123,6 +123,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
         """query Compliance($street: ID!) {
           jointMeetings(areaId: $street, first: 20) { __typename id name rotationPeriod startsOn
             area { id name } satThisQuarter lastSatOn convenerOn { id name }
+            convenerSchedule(periods: 4) { startsOn endsOn organization { id name } }
             members { joinedOn organization { id name kind agreements { id title status
               minActivitiesPerQuarter activitiesThisQuarter meetsMinimumThisQuarter
               jointMeeting { id name } community { name }
@@ -161,6 +162,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
             """query($a: ID!, $before: Date, $on: Date) { jointMeetings(areaId: $a) { id
                 b: convenerOn(on: $before) { id } c: convenerOn(on: $on) { id }
                 sb: satThisQuarter(on: $before) s: satThisQuarter(on: $on)
+            t: convenerSchedule(from: $before, periods: 3) { startsOn endsOn organization { id } }
                 lb: lastSatOn(on: $before) l: lastSatOn(on: $on)
                 members { organization { agreements { id
                   ab: activitiesThisQuarter(on: $before) a: activitiesThisQuarter(on: $on)
@@ -182,12 +184,8 @@ PASSED_ON: list[tuple[str, dict[str, Any]]] = [
     ("""query($a: ID!) { network(areaId: $a, depth: -1) { nodes { id } } }""", {"a": "STREET"}),
     # a date the Date scalar takes but the meeting refuses (before 1949-10-01)
     ("""{ jointMeetings(first: 1) { satThisQuarter(on: "1920-01-01") } }""", {}),
-    # not compiled: a schedule over `periods` periods (NOT_COMPILED)
-    (
-        """query($a: ID!) { jointMeetings(areaId: $a) { id
-            convenerSchedule(periods: 4) { startsOn endsOn organization { id } } } }""",
-        {"a": "STREET"},
-    ),
+    # a schedule of no periods
+    ("""{ jointMeetings(first: 1) { convenerSchedule(periods: 0) { startsOn } } }""", {}),
 ]
 
 
@@ -364,10 +362,14 @@ async def _two_years_of_meetings(sm: Sessionmaker) -> tuple[Area, dict[str, int]
     return community, orgs, [on for _, _, on in changes]
 
 
-def _days_around(changes: list[date]) -> list[date]:
-    """Every month's first day from December 2024 to February 2027 and its eve, the meetings'
-    first day and its eve, and every change day and its eve."""
-    firsts = [date(2024 + (11 + n) // 12, (11 + n) % 12 + 1, 1) for n in range(27)]
+def _days_around(changes: list[date], *, monthly: bool) -> list[date]:
+    """Period starts with their eves: every quarter's first day from January 2025 to January
+    2027 (with ``monthly`` every month's in 2025 too, from December 2024), the meetings' first
+    day, and every change day."""
+    months = [(2024 + (11 + n) // 12, (11 + n) % 12 + 1) for n in range(27)]
+    firsts = [
+        date(y, m, 1) for y, m in months if (m - 1) % 3 == 0 or (monthly and y * 100 + m < 202602)
+    ]
     days = {d - timedelta(days=k) for d in (*firsts, date(2025, 1, 10), *changes) for k in (0, 1)}
     return sorted(days)
 
@@ -380,7 +382,8 @@ async def test_conveners_and_quarter_counts_agree_on_every_boundary(
     compiled, plain, counters = two_paths
     community, orgs, changes = await _two_years_of_meetings(sessionmaker)
     token = token_for(settings, await make_user(sessionmaker, "EVALUATOR"))
-    days = _days_around(changes)
+    monthly = _days_around(changes, monthly=True)
+    quarterly = _days_around(changes, monthly=False)
     fields = {
         "convenerOn": "{ id }",
         "satThisQuarter": "",
@@ -390,8 +393,9 @@ async def test_conveners_and_quarter_counts_agree_on_every_boundary(
     }
     answers: dict[str, list[Any]] = {}
     for name, sub in fields.items():
-        for chunk in range(0, len(days), 25):  # 25 aliases at a time (the alias limit is 30)
-            part = days[chunk : chunk + 25]
+        days = monthly if name == "convenerOn" else quarterly
+        for chunk in range(0, len(days), 28):  # 28 aliases at a time (the alias limit is 30)
+            part = days[chunk : chunk + 28]
             aliased = " ".join(
                 f'd{i}: {name}(on: "{d.isoformat()}") {sub}' for i, d in enumerate(part)
             )
@@ -411,10 +415,24 @@ async def test_conveners_and_quarter_counts_agree_on_every_boundary(
 
     # what a coordinator would see, on the compiled path: the quarterly meeting's conveners
     def convener(period: str, on: date) -> int | None:
-        chunk, i = divmod(days.index(on), 25)
+        chunk, i = divmod(monthly.index(on), 28)
         meeting = next(m for m in answers["convenerOn"][chunk] if m["rotationPeriod"] == period)
         found = meeting[f"d{i}"]
         return None if found is None else decode_any(found["id"])[1]  # type: ignore[index]
+
+    schedules = """query($a: ID!) { jointMeetings(areaId: $a) { rotationPeriod
+        all: convenerSchedule(from: "2024-11-30", periods: 30) { ...T }
+        late: convenerSchedule(from: "2026-08-15", periods: 2) { ...T }
+        now: convenerSchedule { ...T } first: convenerSchedule(from: "2025-01-09", periods: 1) { ...T } } }
+        fragment T on ConvenerTerm { startsOn endsOn organization { id name } }"""
+    fast = await _post(compiled, token, schedules, variables)
+    assert fast == await _post(plain, token, schedules, variables)
+    late = next(m for m in fast["data"]["jointMeetings"] if m["rotationPeriod"] == "QUARTER")
+    assert [(t["startsOn"], t["endsOn"], t["organization"]["name"]) for t in late["late"]] == [
+        ("2026-07-01", "2026-08-14", "D单位"),  # D leaves while convening: A takes over that day
+        ("2026-08-15", "2026-09-30", "A单位"),
+        ("2026-10-01", "2026-12-31", "B单位"),  # E joins on 1 November: B goes on convening
+    ]
 
     a, b, d = orgs["A"], orgs["B"], orgs["D"]
     assert convener("QUARTER", date(2025, 1, 1)) == a  # the first period, convened whole

@@ -21,10 +21,32 @@ from tests.factories import gid
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def _readme_blocks() -> list[str]:
+    return re.findall(r"```graphql\n(.*?)```", README.read_text(), flags=re.S)
+
+
 def readme_first_query() -> str:
     """The first query (not mutation) block of the README: what a new user runs first."""
-    blocks = re.findall(r"```graphql\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = _readme_blocks()
     return next(b for b in blocks if not b.lstrip().startswith(("mutation", "subscription")))
+
+
+def readme_query(name: str) -> str:
+    return next(b for b in _readme_blocks() if b.lstrip().startswith(f"query {name}"))
+
+
+MEETINGS_DASHBOARD = """query Meetings($street: ID!, $after: ID) {
+  jointMeetings(areaId: $street, first: 20, after: $after) {
+    id name rotationPeriod startsOn area { id name } satThisQuarter lastSatOn
+    convenerOn { id name } convenerSchedule(periods: 4) { startsOn endsOn organization { name } }
+    members { joinedOn organization { id name kind
+      agreements { title status minActivitiesPerQuarter activitiesThisQuarter
+        meetsMinimumThisQuarter commitments { quantity unit category { code } } } } }
+    sessions { id heldOn resolutions convener { name } attendees { name } }
+  }
+  node(id: $street) { ... on Area { unengagedUnits(first: 20) { totalCount
+    pageInfo { hasNextPage endCursor } edges { node { id name } } } } }
+}"""
 
 
 MUST_COMPILE: list[tuple[str, str, dict[str, object]]] = [
@@ -42,6 +64,19 @@ MUST_COMPILE: list[tuple[str, str, dict[str, object]]] = [
             "id name kind", "id name kind agreements { title status community { name } }", 1
         ),
         {"street": gid("Area", 3)},
+    ),
+    ("README compliance query", readme_query("Compliance"), {"street": gid("Area", 3)}),
+    ("meetings dashboard", MEETINGS_DASHBOARD, {"street": gid("Area", 3)}),
+    (
+        "meetings dashboard, next page",
+        MEETINGS_DASHBOARD,
+        {"street": gid("Area", 3), "after": gid("JointMeeting", 20)},
+    ),
+    (
+        "a meeting by id",
+        """query($m: ID!) { node(id: $m) { ... on JointMeeting { name
+            convenerOn(on: "2026-03-31") { name } satThisQuarter(on: "2026-04-01") } } }""",
+        {"m": gid("JointMeeting", 1)},
     ),
 ]
 

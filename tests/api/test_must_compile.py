@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
 
+from bench.meetings_lib.queries import MEETINGS_DASHBOARD
 from bench.readpath_lib.queries import GRIDWEAVE_DASHBOARD, GRIDWEAVE_NETWORK, GRIDWEAVE_SEARCH
 from gridweave.compiled.compiler import DECLARED, GENERIC_TYPES, NOT_COMPILED, ROOT_FIELDS
 from gridweave.compiled.endpoint import CompiledReads
@@ -35,20 +36,6 @@ def readme_query(name: str) -> str:
     return next(b for b in _readme_blocks() if b.lstrip().startswith(f"query {name}"))
 
 
-MEETINGS_DASHBOARD = """query Meetings($street: ID!, $after: ID) {
-  jointMeetings(areaId: $street, first: 20, after: $after) {
-    id name rotationPeriod startsOn area { id name } satThisQuarter lastSatOn
-    convenerOn { id name } convenerSchedule(periods: 4) { startsOn endsOn organization { name } }
-    members { joinedOn organization { id name kind
-      agreements { title status minActivitiesPerQuarter activitiesThisQuarter
-        meetsMinimumThisQuarter commitments { quantity unit category { code } } } } }
-    sessions { id heldOn resolutions convener { name } attendees { name } }
-  }
-  node(id: $street) { ... on Area { unengagedUnits(first: 20) { totalCount
-    pageInfo { hasNextPage endCursor } edges { node { id name } } } } }
-}"""
-
-
 MUST_COMPILE: list[tuple[str, str, dict[str, object]]] = [
     ("bench dashboard", GRIDWEAVE_DASHBOARD, {"street": gid("Area", 3)}),
     (
@@ -66,11 +53,11 @@ MUST_COMPILE: list[tuple[str, str, dict[str, object]]] = [
         {"street": gid("Area", 3)},
     ),
     ("README compliance query", readme_query("Compliance"), {"street": gid("Area", 3)}),
-    ("meetings dashboard", MEETINGS_DASHBOARD, {"street": gid("Area", 3)}),
+    ("bench meetings dashboard", MEETINGS_DASHBOARD, {"area": gid("Area", 3), "first": 20}),
     (
-        "meetings dashboard, next page",
+        "bench meetings dashboard, next page",
         MEETINGS_DASHBOARD,
-        {"street": gid("Area", 3), "after": gid("JointMeeting", 20)},
+        {"area": gid("Area", 3), "after": gid("JointMeeting", 20)},
     ),
     (
         "a meeting by id",

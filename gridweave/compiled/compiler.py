@@ -27,13 +27,21 @@ from gridweave.compiled.sqljson import json_object
 from gridweave.compiled.types_agreements import TYPES as AGREEMENT_TYPES
 from gridweave.compiled.types_areas import TYPES as AREA_TYPES
 from gridweave.compiled.types_audit import TYPES as AUDIT_TYPES
+from gridweave.compiled.types_meetings import TYPES as MEETING_TYPES
 from gridweave.compiled.types_organizations import TYPES as ORGANIZATION_TYPES
 from gridweave.compiled.types_projects import TYPES as PROJECT_TYPES
 from gridweave.compiled.walker import Compiler
 
 DECLARED: dict[str, ObjectType] = {
     t.name: t
-    for t in (*AREA_TYPES, *ORGANIZATION_TYPES, *AUDIT_TYPES, *AGREEMENT_TYPES, *PROJECT_TYPES)
+    for t in (
+        *AREA_TYPES,
+        *ORGANIZATION_TYPES,
+        *AUDIT_TYPES,
+        *AGREEMENT_TYPES,
+        *MEETING_TYPES,
+        *PROJECT_TYPES,
+    )
 }
 ROOT_FIELDS = frozenset({*roots.ROOTS, "node"})
 # Built whole by the walker (connections), by a root's own SQL (network) or by the field that
@@ -51,10 +59,6 @@ NOT_COMPILED: dict[str, str] = {
     "AuditEntry.actor": "who may see a user needs both users' grants (services.users.may_see)",
     "User": "per-viewer visibility that needs both users' grants (services.users.may_see)",
     "RoleGrant": "reached only through User",
-    "Agreement.jointMeeting": "joint meetings are not declared for the compiled path yet",
-    "Agreement.commitments": "exact decimal commitments by category: answered by the resolvers",
-    "Agreement.activitiesThisQuarter": "a count over service activities in the quarter",
-    "Agreement.meetsMinimumThisQuarter": "a count over service activities in the quarter",
     # Purchased services (issue 11): per-viewer, per-row rules (services/access.py BidRule,
     # ReviewRule) not declared for the compiled path yet; the resolvers answer them.
     "Query.procurementCalls": "calls for bids: a short public list, not a dashboard read",

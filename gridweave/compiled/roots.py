@@ -10,6 +10,7 @@ from graphql import print_ast
 
 from gridweave.compiled.network import network_sql
 from gridweave.compiled.selection import Fallback, Selection, Variables, value_of
+from gridweave.compiled.types_meetings import joint_meetings
 from gridweave.compiled.walker import Compiler, Rows, refused
 from gridweave.ids import decode_any, decode_optional
 from gridweave.models import Area as AreaRow
@@ -137,5 +138,6 @@ ROOTS: dict[str, Callable[[Compiler, Selection], str]] = {
     "serviceCategories": service_categories,
     "serviceProjects": service_projects,
     "network": network_sql,
+    "jointMeetings": joint_meetings,
     "__typename": lambda c, s: "'Query'",
 }

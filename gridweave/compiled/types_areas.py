@@ -5,6 +5,7 @@ from __future__ import annotations
 from gridweave.compiled.declare import FieldSql, ObjectType, global_id, many, one, paged, scalars
 from gridweave.compiled.selection import Fallback, Selection
 from gridweave.compiled.sqljson import json_object
+from gridweave.compiled.types_meetings import unengaged_units
 from gridweave.compiled.walker import Compiler, Rows
 from gridweave.models import Area as AreaRow
 from gridweave.models import Organization as OrganizationRow
@@ -56,6 +57,7 @@ AREA_FIELDS: dict[str, FieldSql] = {
     ),
     "children": paged("Area", lambda c, s, a: Rows("areas", lambda t: f"{t}.parent_id = {a}.id")),
     "organizations": paged("Organization", _organizations),
+    "unengagedUnits": paged("Organization", unengaged_units),
 }
 
 TYPES = [ObjectType("Area", AREA_FIELDS, table="areas", node=True)]

@@ -8,6 +8,8 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLError,
+    GraphQLScalarType,
     GraphQLSchema,
     NamedTypeNode,
     NonNullTypeNode,
@@ -31,6 +33,14 @@ def _valid(schema: GraphQLSchema, type_name: str, value: Any) -> bool:
     if check is not None:
         return bool(check(value))
     named = schema.get_type(type_name)
+    if isinstance(named, GraphQLScalarType):
+        # The schema's own scalars (Date): valid when their parser takes the value; the value
+        # stays as sent, and a field's binder parses it again.
+        try:
+            named.parse_value(value)
+        except (GraphQLError, ValueError, TypeError):
+            return False
+        return True
     return isinstance(named, GraphQLEnumType) and isinstance(value, str) and value in named.values
 
 

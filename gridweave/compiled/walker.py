@@ -30,6 +30,7 @@ from gridweave.compiled.sqljson import cursor, json_list, json_object
 from gridweave.errors import DomainError
 from gridweave.ids import MAX_PK, decode_cursor, decode_newest_first_cursor
 from gridweave.paging import page_limit
+from gridweave.services import calendar
 from gridweave.services.access import read_policy
 from gridweave.services.listing import Filter
 
@@ -126,6 +127,7 @@ class Compiler:
         self.guards: list[str] = []
         self.ctes: list[str] = []
         self.per_viewer = False
+        self._today: str | None = None
         node = schema.get_type("Node")
         assert isinstance(node, GraphQLInterfaceType)
         self.node_interface = node
@@ -135,6 +137,13 @@ class Compiler:
     def param(self, binder: Binder, cast: str) -> str:
         self.binders.append(binder)
         return f"${len(self.binders) + 1}::{cast}"  # $1 is the viewer's user id
+
+    def today(self) -> str:
+        """Today in China Standard Time (services.calendar.today), computed per request like the
+        resolvers' today: one parameter however many fields ask."""
+        if self._today is None:
+            self._today = self.param(lambda v: calendar.today(), "date")
+        return self._today
 
     def switch(self, fn: Callable[[Variables], Hashable]) -> Any:
         """A decision about the statement's shape, taken on this request's variables and

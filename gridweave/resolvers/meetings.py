@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Protocol
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.ids import decode_id, decode_optional
+from gridweave.models import JointMeeting as JointMeetingRow
 from gridweave.models import RotationPeriod as PyRotationPeriod
 from gridweave.resolvers.common import mutate
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
@@ -22,9 +26,14 @@ from gridweave.schema.meetings import (
 )
 from gridweave.schema.permissions import SignedIn
 from gridweave.services import meetings as svc
+from gridweave.services.access import Actor
 from gridweave.services.areas import get_area
 
 INPUT = "input"
+
+
+def _meeting_id(value: strawberry.ID) -> int:
+    return decode_id(value, "JointMeeting", field=[INPUT, "jointMeetingId"])
 
 
 def _ids(values: list[strawberry.ID], type_name: str, field: str) -> list[int]:
@@ -66,16 +75,24 @@ async def create_joint_meeting(
     return await mutate(info, JointMeetingPayload, work)
 
 
-async def add_joint_meeting_member(
-    info: GqlInfo, input: AddJointMeetingMemberInput
+class MembershipChange(Protocol):
+    """services.meetings.add_member or remove_member."""
+
+    def __call__(
+        self, session: AsyncSession, *, actor: Actor | None, meeting_id: int, organization_id: int
+    ) -> Awaitable[JointMeetingRow]: ...
+
+
+async def _change_membership(
+    info: GqlInfo,
+    input: AddJointMeetingMemberInput | RemoveJointMeetingMemberInput,
+    change: MembershipChange,
 ) -> JointMeetingPayload:
     async def work(session: AsyncSession) -> JointMeetingPayload:
-        meeting = await svc.add_member(
+        meeting = await change(
             session,
             actor=info.context.actor,
-            meeting_id=decode_id(
-                input.joint_meeting_id, "JointMeeting", field=[INPUT, "jointMeetingId"]
-            ),
+            meeting_id=_meeting_id(input.joint_meeting_id),
             organization_id=decode_id(
                 input.organization_id, "Organization", field=[INPUT, "organizationId"]
             ),
@@ -83,25 +100,18 @@ async def add_joint_meeting_member(
         return JointMeetingPayload(joint_meeting=JointMeeting.from_row(meeting))
 
     return await mutate(info, JointMeetingPayload, work)
+
+
+async def add_joint_meeting_member(
+    info: GqlInfo, input: AddJointMeetingMemberInput
+) -> JointMeetingPayload:
+    return await _change_membership(info, input, svc.add_member)
 
 
 async def remove_joint_meeting_member(
     info: GqlInfo, input: RemoveJointMeetingMemberInput
 ) -> JointMeetingPayload:
-    async def work(session: AsyncSession) -> JointMeetingPayload:
-        meeting = await svc.remove_member(
-            session,
-            actor=info.context.actor,
-            meeting_id=decode_id(
-                input.joint_meeting_id, "JointMeeting", field=[INPUT, "jointMeetingId"]
-            ),
-            organization_id=decode_id(
-                input.organization_id, "Organization", field=[INPUT, "organizationId"]
-            ),
-        )
-        return JointMeetingPayload(joint_meeting=JointMeeting.from_row(meeting))
-
-    return await mutate(info, JointMeetingPayload, work)
+    return await _change_membership(info, input, svc.remove_member)
 
 
 async def record_meeting_session(
@@ -111,9 +121,7 @@ async def record_meeting_session(
         sitting = await svc.record_session(
             session,
             actor=info.context.actor,
-            meeting_id=decode_id(
-                input.joint_meeting_id, "JointMeeting", field=[INPUT, "jointMeetingId"]
-            ),
+            meeting_id=_meeting_id(input.joint_meeting_id),
             held_on=input.held_on,
             attendee_ids=_ids(input.attendee_ids, "Organization", "attendeeIds"),
             resolutions=input.resolutions,

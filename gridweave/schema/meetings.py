@@ -75,6 +75,16 @@ class MeetingSession(Node):
         return [Organization.from_row(r) for r in rows if r is not None]
 
 
+def schedule_periods(periods: int | None) -> int:
+    """convenerSchedule's ``periods``: 1 to MAX_SCHEDULE_PERIODS, default 4."""
+    count = 4 if periods is None else periods
+    if not 1 <= count <= MAX_SCHEDULE_PERIODS:
+        raise ValidationFailed(
+            f"'periods' must be between 1 and {MAX_SCHEDULE_PERIODS}.", field=["periods"]
+        )
+    return count
+
+
 def _as_of(on: date | None, field: str) -> date:
     return today() if on is None else sane_date(on, field=[field])
 
@@ -143,11 +153,7 @@ class JointMeeting(Node):
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         periods: int | None = None,
     ) -> list[ConvenerTerm]:
-        count = 4 if periods is None else periods
-        if not 1 <= count <= MAX_SCHEDULE_PERIODS:
-            raise ValidationFailed(
-                f"'periods' must be between 1 and {MAX_SCHEDULE_PERIODS}.", field=["periods"]
-            )
+        count = schedule_periods(periods)
         terms = rotation.schedule(
             self._period(), await self._rotations(info), start=_as_of(from_, "from"), periods=count
         )

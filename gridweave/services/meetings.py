@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, exists, func, select
+import sqlalchemy as sa
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationFailed
@@ -23,7 +24,7 @@ from gridweave.services import audit, rotation
 from gridweave.services.access import Actor, require_actor, require_coordinator
 from gridweave.services.areas import get_area
 from gridweave.services.calendar import not_in_future, sane_date, today
-from gridweave.services.subtree import in_subtree
+from gridweave.services.subtree import in_subtree, in_subtree_sql
 from gridweave.services.validation import clean_name, no_control_characters
 
 INPUT = "input"
@@ -361,18 +362,26 @@ async def list_meetings(
     return (await session.scalars(q.order_by(JointMeeting.id).limit(limit))).all()
 
 
-def unengaged_units_condition(area_path: str, on: date) -> ColumnElement[bool]:
+def unengaged_units_sql(org: str, area_path: str, on: str) -> str:
     """Co-resident units located in the subtree at ``area_path`` that belong to no joint meeting
-    on ``on``: the gap a coordinator closes by inviting them (an SQL condition on organizations)."""
-    in_a_meeting = exists().where(
-        JointMeetingMember.organization_id == Organization.id,
-        JointMeetingMember.joined_on <= on,
-        JointMeetingMember.left_on.is_(None) | (JointMeetingMember.left_on > on),
+    on ``on``: the gap a coordinator closes by inviting them. SQL text over the organizations row
+    at alias ``org`` (``area_path`` and ``on`` are SQL expressions), written once for the
+    resolvers, the coverage report and the compiled read path."""
+    in_a_meeting = (
+        f"SELECT 1 FROM joint_meeting_members jm WHERE jm.organization_id = {org}.id"
+        f" AND jm.joined_on <= {on} AND (jm.left_on IS NULL OR jm.left_on > {on})"
     )
     return (
-        in_subtree(Organization.area_path, area_path)
-        & (Organization.kind == OrganizationKind.CO_RESIDENT_UNIT.value)
-        & ~in_a_meeting
+        f"({in_subtree_sql(f'{org}.area_path', area_path)}"
+        f" AND {org}.kind = '{OrganizationKind.CO_RESIDENT_UNIT.value}'"
+        f" AND NOT EXISTS ({in_a_meeting}))"
+    )
+
+
+def unengaged_units_condition(area_path: str, on: date) -> sa.TextClause:
+    """The same as a condition on ``organizations`` (not aliased)."""
+    return sa.text(unengaged_units_sql("organizations", ":path", ":on")).bindparams(
+        sa.bindparam("path", area_path, type_=sa.Text), sa.bindparam("on", on, type_=sa.Date)
     )
 
 

@@ -5,7 +5,6 @@ rule counting the unpaged ``jointMeetings`` list."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -14,7 +13,6 @@ import httpx
 import pytest
 from graphql import parse
 
-from gridweave.app import create_app
 from gridweave.db import Sessionmaker
 from gridweave.models import Area, Organization
 from gridweave.schema.limits import measure_operations
@@ -22,7 +20,7 @@ from gridweave.schema.root import build_schema
 from gridweave.services.calendar import today
 from gridweave.services.rotation import quarter_bounds
 from gridweave.settings import Settings
-from tests.api.helpers import Refusal, assert_refused, call, serve
+from tests.api.helpers import Refusal, assert_refused, call
 from tests.factories import Api, gid, make_area, make_org, make_user, token_for
 from tests.snapshot import changed, snapshot
 
@@ -82,20 +80,6 @@ async def world(client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings:
         nobody=await api("EVALUATOR", area=other),
         anonymous=Api(client),
     )
-
-
-@pytest.fixture(params=[True, False], ids=["compiled", "strawberry"])
-async def reads_client(
-    request: pytest.FixtureRequest, settings: Settings, database_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Like ``reader_client`` (an app with the compiled read path on, then one with it off), but
-    a document the compiled path passes on is fine: meetings and agreements are answered by the
-    resolvers until the compiled path declares them (then these tests move to ``reader_client``)."""
-    app = create_app(
-        settings.model_copy(update={"compiled_reads": request.param}), database_url=database_url
-    )
-    async with serve(app) as c:
-        yield c
 
 
 def ids(*orgs: Organization) -> list[str]:
@@ -544,7 +528,7 @@ async def test_mutations_refuse_and_write_nothing(world: World, sessionmaker: Se
 
 
 async def test_joint_meetings_of_a_subtree_in_pages(
-    world: World, reads_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+    world: World, reader_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     w = world
     first = await create_meeting(w)
@@ -560,7 +544,7 @@ async def test_joint_meetings_of_a_subtree_in_pages(
         memberIds=ids(w.units[0], w.outsider),
         startsOn="2025-07-01",
     )
-    reader = Api(reads_client, token_for(settings, await make_user(sessionmaker, "EVALUATOR")))
+    reader = Api(reader_client, token_for(settings, await make_user(sessionmaker, "EVALUATOR")))
     query = """query($a: ID, $n: Int, $after: ID) { jointMeetings(areaId: $a, first: $n, after: $after) {
         id name rotationPeriod area { name } members { organization { name } } } }"""
 
@@ -598,14 +582,14 @@ async def test_the_cost_rule_counts_the_unpaged_meeting_list(settings: Settings)
 
 
 async def test_compliance_answers_on_the_demo(
-    reads_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
+    reader_client: httpx.AsyncClient, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     from gridweave.db import unit_of_work
     from gridweave.demo import load_demo
 
     async with unit_of_work(sessionmaker) as s:
         demo = await load_demo(s, scale="region")
-    reader = Api(reads_client, token_for(settings, await make_user(sessionmaker, "EVALUATOR")))
+    reader = Api(reader_client, token_for(settings, await make_user(sessionmaker, "EVALUATOR")))
 
     data = await reader.data(
         """query($street: ID!) {

@@ -1,12 +1,14 @@
 """Read visibility is declared once (services/access.py READ_POLICIES) and both read paths obey it:
-a ledger entry is visible to auditors and admins only, and a service project to the readers of its
+a ledger entry is visible to auditors and admins only, a service project to the readers of its
 area (area_scope, and area_scope_sql for the compiled path: the two agree for every kind of
-grant), through node() and lists on the compiled path and on the resolvers alike; the response
-cache never hands one viewer's answer to another."""
+grant), and joint meetings to every signed-in user and to no one else, through node() and lists
+on the compiled path and on the resolvers alike; the response cache never hands one viewer's
+answer to another."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -15,8 +17,10 @@ from sqlalchemy import select, text
 
 from gridweave.app import create_app
 from gridweave.db import Sessionmaker, unit_of_work
-from gridweave.models import Area, RoleGrant
+from gridweave.models import Area, RoleGrant, RotationPeriod
+from gridweave.security import issue_token
 from gridweave.services import areas as area_svc
+from gridweave.services import meetings
 from gridweave.services.access import area_scope, area_scope_sql, load_actor
 from gridweave.settings import Settings
 from tests.api.helpers import serve
@@ -183,3 +187,46 @@ async def test_a_project_is_read_by_its_areas_readers_only_on_every_path(
     assert refused[0]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     if compiled is not None:
         assert compiled.answered == before + 6  # the scope is in the SQL, not a fallback
+
+
+MEETINGS = """query($a: ID) { jointMeetings(areaId: $a, first: 5) { name convenerOn { name }
+  members { organization { name agreements { status activitiesThisQuarter } } } } }"""
+
+
+async def test_meetings_are_read_by_every_signed_in_user_and_refused_to_anyone_else_alike(
+    sessionmaker: Sessionmaker, settings: Settings, database_url: str
+) -> None:
+    city = await make_area(sessionmaker)
+    unit = await make_org(sessionmaker, area=city, kind="CO_RESIDENT_UNIT", name="医院")
+    admin = await admin_actor(sessionmaker)
+    async with unit_of_work(sessionmaker) as s:
+        await meetings.create_joint_meeting(
+            s,
+            actor=admin,
+            name="联席会议",
+            area_id=city.id,
+            rotation_period=RotationPeriod.QUARTER,
+            member_ids=[unit.id],
+            starts_on=date(2025, 1, 1),
+        )
+    evaluator = token_for(settings, await make_user(sessionmaker, "EVALUATOR"))
+    gone = issue_token(settings, 10**9)  # a valid token of a user who no longer exists
+    answers = []
+    for compiled in (True, False):
+        app = create_app(
+            settings.model_copy(update={"compiled_reads": compiled}), database_url=database_url
+        )
+        async with serve(app) as c:
+            seen = [
+                await Api(c, token)(MEETINGS, a=gid("Area", city.id))
+                for token in (evaluator, None, gone, "not-a-token")
+            ]
+            answers.append(seen)
+            if compiled:
+                assert app.state.compiled_reads.answered == 1  # the signed-in read
+    assert answers[0] == answers[1]
+    signed_in, *refused = answers[0]
+    assert signed_in["data"]["jointMeetings"][0]["members"][0]["organization"]["name"] == "医院"
+    for answer in refused:
+        assert answer["data"] is None
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["UNAUTHENTICATED"]

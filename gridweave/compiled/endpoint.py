@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
 from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
 from gridweave.ops import metrics
-from gridweave.schema.limits import InputBounds, variable_bound_errors
+from gridweave.schema.bounds import InputBounds, variable_bound_errors, variable_uses
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
 
@@ -65,6 +65,7 @@ class Prepared:
     switches: tuple[Any, ...] | None = None
     statements: dict[tuple[Hashable, ...], CompiledQuery] = field(default_factory=dict)
     uncompiled: str | None = None
+    variable_uses: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class CompiledReads:
@@ -131,7 +132,8 @@ class CompiledReads:
             operation = pick_operation(doc, operation_name)
         except (GraphQLError, Fallback, RecursionError):
             return None
-        return Prepared(doc, operation, size=len(query) * 4)
+        uses = variable_uses(doc, operation)
+        return Prepared(doc, operation, size=len(query) * 4, variable_uses=uses)
 
     def statement(self, prepared: Prepared, variables: Variables) -> CompiledQuery:
         """The statement for these variables' signature, compiled on first use; raises Fallback."""
@@ -296,7 +298,7 @@ class CompiledFirst:
         if prepared is None:
             raise _PassOn("not_compilable")
         if reads.bounds is not None and variable_bound_errors(
-            prepared.doc, prepared.operation, variables, reads.bounds
+            prepared.doc, prepared.operation, variables, reads.bounds, prepared.variable_uses
         ):
             raise _PassOn("variables")  # strawberry answers with those errors
         try:

@@ -248,9 +248,22 @@ class _VariableUses(Visitor):
             self.arguments.setdefault(value.name.value, set()).add(node.name.value)
 
 
-def _strictest_argument(names: set[str], bounds: InputBounds) -> str | None:
+def _strictest_argument(names: frozenset[str], bounds: InputBounds) -> str | None:
     named = [n for n in names if n in bounds.argument_string_lengths]
     return min(named, key=bounds.string_limit) if named else None
+
+
+def variable_uses(
+    document: DocumentNode, operation: OperationDefinitionNode
+) -> Mapping[str, frozenset[str]]:
+    """For each variable of ``operation``: the arguments it is given to directly (a property of
+    the document alone, so a cached document computes it once)."""
+    uses = _VariableUses()
+    visit(operation, uses)
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            visit(definition, uses)
+    return {name: frozenset(arguments) for name, arguments in uses.arguments.items()}
 
 
 def variable_bound_errors(
@@ -258,23 +271,22 @@ def variable_bound_errors(
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
     bounds: InputBounds,
+    uses: Mapping[str, frozenset[str]] | None = None,
 ) -> list[GraphQLError]:
     """Errors for the variable values of ``operation`` that break a bound (empty: all within).
 
     A variable given directly to an argument with its own string limit (``search``) gets that
     limit. Values of variables the operation does not declare count too (they are ignored by
-    execution, but they were sent)."""
+    execution, but they were sent). ``uses`` is ``variable_uses(document, operation)``, when the
+    caller keeps it."""
     if not variables:
         return []
-    uses = _VariableUses()
-    visit(operation, uses)
-    for definition in document.definitions:
-        if isinstance(definition, FragmentDefinitionNode):
-            visit(definition, uses)
+    if uses is None:
+        uses = variable_uses(document, operation)
     declared = {d.variable.name.value: d for d in operation.variable_definitions or ()}
     items = 0
     for name, value in variables.items():
-        given_to = uses.arguments.get(name, set())
+        given_to = uses.get(name, frozenset())
         argument = _strictest_argument(given_to, bounds)
         # Named after the argument it fills when it fills one, as userErrors name fields.
         top = next(iter(given_to)) if len(given_to) == 1 else name

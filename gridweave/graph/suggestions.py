@@ -13,12 +13,14 @@ least total cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
-from gridweave.graph.coverage import I64, CoverageData, Gap, GapKind, Prepared, Rules
+from gridweave.graph.coverage_data import I64, CoverageData, Rules
+from gridweave.graph.coverage_rules import Prepared
+from gridweave.graph.gaps import CODE, GapKind, GapTable
 
 HOP_COST = 100  # one hop further away
 LOAD_COST = 5  # per area the organization already serves (capped at LOAD_CAP)
@@ -56,30 +58,34 @@ def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[in
 
 
 def candidates(
-    data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[Gap]
+    data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[tuple[int, int, int]]
 ) -> dict[int, list[Candidate]]:
-    """For each gap (by position in ``gaps``), its cheapest candidates. The service rows are
-    sorted by (target, category) once; each gap looks up its neighbourhood by binary search."""
-    cats = data.service_category[prep.service_rows]
-    orgs = data.service_org[prep.service_rows]
-    width = int(cats.max()) + 1 if len(cats) else 1
-    key = prep.service_targets * width + cats
-    order = np.argsort(key)
-    skey, sorg = key[order], orgs[order]
+    """For each gap (target, category id, its single provider or -1), by position in ``gaps``,
+    its cheapest candidates. Only the service rows near some gap are sorted, by (target,
+    category); each gap looks up its neighbourhood by binary search."""
     indptr = prep.adjacency.indptr.astype(np.int64)
     indices = prep.adjacency.indices.astype(np.int64)
     radius = rules.max_hops + rules.suggestion_radius
+    near = [_within(indptr, indices, t, radius) for t, _, _ in gaps]
+    wanted_target = np.zeros(prep.adjacency.shape[0], dtype=bool)
+    for hood in near:
+        wanted_target[[t for t, _ in hood]] = True
+    rows = np.flatnonzero(wanted_target[prep.service_targets])
+    cats = prep.service_cats[rows]
+    orgs = data.service_org[prep.service_rows[rows]]
+    width = 1 + max([0, *prep.service_cats[-1:].tolist(), *(c for _, c, _ in gaps)])
+    key = prep.service_targets[rows] * width + cats
+    order = np.argsort(key)
+    skey, sorg = key[order], orgs[order]
     out: dict[int, list[Candidate]] = {}
-    for i, g in enumerate(gaps):
-        assert g.category_id is not None
-        near = _within(indptr, indices, g.target, radius)
-        wanted = np.array([t * width + g.category_id for t, _ in near], dtype=np.int64)
+    for i, ((_, category, provider), hood) in enumerate(zip(gaps, near, strict=True)):
+        wanted = np.array([t * width + category for t, _ in hood], dtype=np.int64)
         lo = np.searchsorted(skey, wanted, "left").tolist()
         hi = np.searchsorted(skey, wanted, "right").tolist()
         best: dict[int, int] = {}
-        for (_, h), a, b in zip(near, lo, hi, strict=True):
+        for (_, h), a, b in zip(hood, lo, hi, strict=True):
             for o in sorg[a:b].tolist():
-                if o != g.provider and (o not in best or h < best[o]):
+                if o != provider and (o not in best or h < best[o]):
                     best[o] = h
         found = [
             Candidate(o, h, suggestion_cost(h, int(data.org_load[o]), int(data.org_recent[o])))
@@ -161,24 +167,36 @@ def _cost(c: Candidate) -> int:
     return c.cost
 
 
-def suggest(data: CoverageData, rules: Rules, prep: Prepared, gaps: list[Gap]) -> list[Gap]:
-    """The gaps with their suggestions (the ``suggested_gaps`` most severe provider gaps)."""
-    kinds = (GapKind.NO_PROVIDER, GapKind.SINGLE_PROVIDER)
-    eligible = [i for i, g in enumerate(gaps) if g.kind in kinds]
-    eligible.sort(key=lambda i: (-gaps[i].severity, gaps[i].area_id, gaps[i].category_id or 0))
-    chosen = eligible[: rules.suggested_gaps]
-    if not chosen or rules.suggestions_per_gap <= 0 or rules.suggestion_capacity <= 0:
-        return gaps
-    subset = [gaps[i] for i in chosen]
-    options = candidates(data, rules, prep, subset)
+def suggest(data: CoverageData, rules: Rules, prep: Prepared, table: GapTable) -> None:
+    """Suggestions for the ``suggested_gaps`` most severe provider gaps (ties by area id, then
+    category id, then the order the rules produced them), into ``table.suggestions``."""
+    kinds = np.array([CODE[GapKind.NO_PROVIDER], CODE[GapKind.SINGLE_PROVIDER]])
+    eligible = np.flatnonzero(np.isin(table.kind, kinds))
+    if not len(eligible) or rules.suggestions_per_gap <= 0 or rules.suggestion_capacity <= 0:
+        return
+    order = np.lexsort(
+        (table.category[eligible], table.area_id(eligible), -table.severity[eligible])
+    )
+    chosen = eligible[order[: rules.suggested_gaps]]
+    options = candidates(
+        data,
+        rules,
+        prep,
+        list(
+            zip(
+                table.target[chosen].tolist(),
+                table.category[chosen].tolist(),
+                table.organization[chosen].tolist(),
+                strict=True,
+            )
+        ),
+    )
+    severity = table.severity[chosen].tolist()
     picks = assign(
         options,
         per_gap=rules.suggestions_per_gap,
         capacity=rules.suggestion_capacity,
-        severity={j: g.severity for j, g in enumerate(subset)},
+        severity=dict(enumerate(severity)),
     )
-    out = list(gaps)
-    for j, i in enumerate(chosen):
-        orgs = picks.get(j, [])
-        out[i] = replace(gaps[i], suggestions=tuple(int(data.org_ids[o]) for o in orgs))
-    return out
+    for j, row in enumerate(chosen.tolist()):
+        table.suggestions[row] = tuple(int(data.org_ids[o]) for o in picks.get(j, []))

@@ -92,11 +92,10 @@ def peak_mb(fn: Callable[[], Any]) -> float:
 
 def essential_sources(data: CoverageData, essential: Sequence[int]) -> tuple[Any, list[Any]]:
     prep = prepare(data, Rules())
-    cats = data.service_category[prep.service_rows]
     per_cat = []
     for c in essential:
-        sel = cats == c
-        per_cat.append((prep.service_targets[sel], data.service_org[prep.service_rows[sel]]))
+        sel = prep.pair_category == c
+        per_cat.append((prep.pair_target[sel], prep.pair_org[sel]))
     return prep.adjacency, per_cat
 
 
@@ -370,8 +369,8 @@ def synthetic(grids: int, seed: int = 7) -> tuple[CoverageData, list[int]]:
         neighbors=(na, nb),
         org_ids=np.arange(1, orgs + 1, dtype=np.int64),
         org_area=c0 + rng.integers(0, communities, orgs),
-        org_kind=["SOCIAL_ORGANIZATION"] * orgs,
-        org_party_level=[None] * orgs,
+        org_kind=np.full(orgs, "SOCIAL_ORGANIZATION", dtype=object),
+        org_party_level=np.full(orgs, None, dtype=object),
         org_names=Names("组织", orgs),
         org_load=rng.integers(1, 12, orgs),
         org_recent=rng.integers(0, 5, orgs),

@@ -50,9 +50,10 @@ class Prepared:
     targets: I64
     adjacency: sp.csr_matrix
     weight: F64
-    service_rows: I64  # service row index, paired with service_targets, sorted by category
-    service_targets: I64
-    service_cats: I64  # the rows' categories (ascending)
+    # the service rows landed on targets: one (target, organization, category) per pair
+    pair_target: I64
+    pair_org: I64
+    pair_category: I64
     party: Bools  # party organizations located in the region
     party_level: NDArray[np.object_]  # each organization's party level (None for the rest)
     units: Bools  # co-resident units located in the region
@@ -71,8 +72,6 @@ def prepare(data: CoverageData, rules: Rules) -> Prepared:
     tl = target_level(data.level)
     targets = np.flatnonzero(data.level == tl).astype(np.int64)
     rows, tgts = targets_of_rows(data.service_area, anc, data.level, targets, tl)
-    cats = data.service_category[rows] if len(rows) else rows
-    by_cat = np.argsort(cats, kind="stable")
     kind = text_column(data.org_kind)
     located = data.org_area >= 0
     return Prepared(
@@ -81,9 +80,9 @@ def prepare(data: CoverageData, rules: Rules) -> Prepared:
         targets=targets,
         adjacency=target_adjacency(data, targets),
         weight=severity_weights(data, rules.weights),
-        service_rows=rows[by_cat],
-        service_targets=tgts[by_cat],
-        service_cats=cats[by_cat],
+        pair_target=tgts,
+        pair_org=data.service_org if rows is None else data.service_org[rows],
+        pair_category=data.service_category if rows is None else data.service_category[rows],
         party=(kind == OrganizationKind.PARTY_ORGANIZATION.value) & located,
         party_level=text_column(data.org_party_level),
         units=(kind == OrganizationKind.CO_RESIDENT_UNIT.value) & located,
@@ -104,12 +103,9 @@ def provider_gaps(
     t_weight = prep.weight[prep.targets]
     within = _within_text(rules.max_hops)
     for cid in sorted(data.categories):
-        lo_row, hi_row = np.searchsorted(prep.service_cats, [cid, cid + 1]).tolist()
+        sel = np.flatnonzero(prep.pair_category == cid)
         lo, hi, _ = provider_reach(
-            prep.adjacency,
-            prep.service_targets[lo_row:hi_row],
-            data.service_org[prep.service_rows[lo_row:hi_row]],
-            rules.max_hops,
+            prep.adjacency, prep.pair_target[sel], prep.pair_org[sel], rules.max_hops
         )
         none = lo == NONE
         single = (~none) & (lo == hi)

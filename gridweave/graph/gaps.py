@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
+from itertools import repeat
 from typing import NamedTuple, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gridweave.graph.coverage_data import F64, I64
 
@@ -119,41 +122,43 @@ class GapTable:
 
     def gaps(self, rows: I64) -> list[Gap]:
         """``Gap`` objects for the given rows, in their order."""
-        out: list[Gap | None] = [None] * len(rows)
+        out = np.empty(len(rows), dtype=object)
         where = self.block_of[rows]
         for b in np.unique(where).tolist():
             at = np.flatnonzero(where == b)
-            self._fill(out, at, rows[at], b)
-        return out  # type: ignore[return-value]
+            out[at] = self._block_gaps(rows[at], b)
+        gaps: list[Gap] = out.tolist()
+        return gaps
 
-    def _fill(self, out: list[Gap | None], at: I64, rows: I64, b: int) -> None:
-        block = self.blocks[b]
-        kind = block.kind
-        messages = block.say(rows - self.offsets[b])
-        cats = self.category[rows].tolist()
+    def _block_gaps(self, rows: I64, b: int) -> NDArray[np.object_]:
+        n = len(rows)
         orgs = self.organization[rows]
-        org_ids = np.full(len(rows), -1, dtype=np.int64)
+        org_ids = np.full(n, -1, dtype=np.int64)
         org_ids[orgs >= 0] = self.org_ids[orgs[orgs >= 0]]
-        sugg = self.suggestions
-        for i, r, aid, sev, msg, c, o in zip(
-            at.tolist(),
-            rows.tolist(),
+        fields = zip(
+            repeat(self.blocks[b].kind, n),
             self.area_id(rows).tolist(),
             self.severity[rows].tolist(),
-            messages,
-            cats,
-            org_ids.tolist(),
+            self.blocks[b].say(rows - self.offsets[b]),
+            _optional(self.category[rows]),
+            _optional(org_ids),
+            map(self.suggestions.get, rows.tolist(), repeat(())),
             strict=True,
-        ):
-            out[i] = Gap(
-                kind,
-                aid,
-                sev,
-                msg,
-                None if c < 0 else c,
-                None if o < 0 else o,
-                sugg.get(r, ()),
-            )
+        )
+        return np.fromiter(map(_new_gap, fields), dtype=object, count=n)
+
+
+_new_gap = partial(tuple.__new__, Gap)  # Gap._make without its Python-level length check
+
+
+def _optional(values: I64) -> Iterable[int | None]:
+    """The values as ints, None where negative."""
+    if not len(values) or values.min() >= 0:
+        ints: list[int] = values.tolist()
+        return ints
+    if values.max() < 0:
+        return repeat(None, len(values))
+    return [None if v < 0 else v for v in values.tolist()]
 
 
 class Gaps(Sequence[Gap]):

@@ -43,44 +43,41 @@ def target_level(level: I64) -> int:
 
 def targets_of_rows(
     areas: I64, anc: NDArray[np.int32], level: I64, targets: I64, tl: int
-) -> tuple[I64, I64]:
+) -> tuple[I64 | None, I64]:
     """Each row at area ``areas[r]`` lands on the target-level areas it covers: its own target
     ancestor when it lies at or below the target level, every target in its subtree when it
     lies above. Returns (row index, target index) pairs, the target as a position in
     ``targets``: first the rows at or below the target level in row order, then, level by
-    level from the top, the rows above it."""
+    level from the top, the rows above it. The row index is None when every row lands on
+    exactly one target, its own (the common case: no copy of a city's service rows)."""
     n = len(level)
     pos = np.full(n + 1, -1, dtype=np.int64)  # pos[-1] (no ancestor) stays -1
     pos[targets] = np.arange(len(targets))
-    # per area: the position of its target ancestor, -1 above the target level or outside
     own = pos[anc[:, tl]] if n else np.zeros(0, dtype=np.int64)
-    rows_out: list[I64] = []
-    tgt_out: list[I64] = []
     t = own[areas] if len(areas) else np.zeros(0, dtype=np.int64)
-    below = np.flatnonzero(t >= 0)
-    rows_out.append(below)
-    tgt_out.append(t[below])
-    above = np.flatnonzero(level < tl)
-    if len(above) and len(areas):
-        is_above = np.zeros(n, dtype=bool)
-        is_above[above] = True
-        upper = np.flatnonzero(is_above[areas])
-        row_level = level[areas[upper]]
-        for lv in range(tl):
-            rows = upper[row_level == lv]
-            if not len(rows):
-                continue
-            key = anc[targets, lv].astype(np.int64)
-            order = np.argsort(key, kind="stable")
-            sorted_key = key[order]
-            lo = np.searchsorted(sorted_key, areas[rows], "left")
-            hi = np.searchsorted(sorted_key, areas[rows], "right")
-            counts = hi - lo
-            rep_rows = np.repeat(rows, counts)
-            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-            offsets = np.arange(counts.sum()) + starts
-            rows_out.append(rep_rows)
-            tgt_out.append(order[offsets].astype(np.int64))
+    placed = t >= 0
+    if placed.all():
+        return None, t
+    below = np.flatnonzero(placed)
+    rows_out: list[I64] = [below]
+    tgt_out: list[I64] = [t[below]]
+    upper = np.flatnonzero(level[areas] < tl)
+    row_level = level[areas[upper]]
+    for lv in range(tl):
+        rows = upper[row_level == lv]
+        if not len(rows):
+            continue
+        key = anc[targets, lv].astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        lo = np.searchsorted(sorted_key, areas[rows], "left")
+        hi = np.searchsorted(sorted_key, areas[rows], "right")
+        counts = hi - lo
+        rep_rows = np.repeat(rows, counts)
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        offsets = np.arange(counts.sum()) + starts
+        rows_out.append(rep_rows)
+        tgt_out.append(order[offsets].astype(np.int64))
     return np.concatenate(rows_out), np.concatenate(tgt_out)
 
 

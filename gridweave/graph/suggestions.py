@@ -70,11 +70,11 @@ def candidates(
     wanted_target = np.zeros(prep.adjacency.shape[0], dtype=bool)
     for hood in near:
         wanted_target[[t for t, _ in hood]] = True
-    rows = np.flatnonzero(wanted_target[prep.service_targets])
-    cats = prep.service_cats[rows]
-    orgs = data.service_org[prep.service_rows[rows]]
-    width = 1 + max([0, *prep.service_cats[-1:].tolist(), *(c for _, c, _ in gaps)])
-    key = prep.service_targets[rows] * width + cats
+    rows = np.flatnonzero(wanted_target[prep.pair_target])
+    cats = prep.pair_category[rows]
+    orgs = prep.pair_org[rows]
+    width = 1 + max([int(cats.max()) if len(cats) else 0, *(c for _, c, _ in gaps)])
+    key = prep.pair_target[rows] * width + cats
     order = np.argsort(key)
     skey, sorg = key[order], orgs[order]
     out: dict[int, list[Candidate]] = {}
@@ -142,7 +142,18 @@ def _assign_part(
 ) -> dict[int, list[int]]:
     """One network simplex: every unit leaves the source, through a gap and an organization to
     the sink, or over the bypass (costlier than any real path), so the least-cost flow is a
-    maximum flow through the gaps."""
+    maximum flow through the gaps.
+
+    Where no organization is a candidate of more than ``capacity`` of the part's gaps, capacity
+    never binds and each gap simply takes its cheapest ``per_gap`` candidates; when no two
+    candidates tie at that cut, that is the one optimum, and the simplex is skipped (at city
+    scale nearly every part is such)."""
+    uses: dict[int, int] = {}
+    for i in gaps:
+        for c in options[i]:
+            uses[c.org] = uses.get(c.org, 0) + 1
+    if max(uses.values()) <= capacity and not any(_tie_at_cut(options[i], per_gap) for i in gaps):
+        return {i: [c.org for c in options[i][:per_gap]] for i in gaps}
     g = nx.DiGraph()
     supply = per_gap * len(gaps)
     g.add_node("s", demand=-supply)
@@ -161,6 +172,10 @@ def _assign_part(
         chosen = sorted((c for c in options[i] if out.get(("org", c.org), 0) > 0), key=_cost)
         result[i] = [c.org for c in chosen]
     return result
+
+
+def _tie_at_cut(cands: list[Candidate], per_gap: int) -> bool:
+    return len(cands) > per_gap and cands[per_gap - 1].cost == cands[per_gap].cost
 
 
 def _cost(c: Candidate) -> int:

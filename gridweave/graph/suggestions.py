@@ -38,8 +38,13 @@ class Candidate:
     cost: int
 
 
-def suggestion_cost(hops: int, load: int, recent: int) -> int:
-    return HOP_COST * hops + LOAD_COST * min(load, LOAD_CAP) + (IDLE_COST if recent == 0 else 0)
+def suggestion_cost(hops: I64, load: I64, recent: I64) -> I64:
+    cost: I64 = (
+        HOP_COST * hops
+        + LOAD_COST * np.minimum(load, LOAD_CAP)
+        + np.where(recent == 0, IDLE_COST, 0)
+    )
+    return cost
 
 
 def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[int, int]]:
@@ -57,42 +62,60 @@ def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[in
     return list(seen.items())
 
 
+def _ranges(lo: I64, hi: I64) -> tuple[I64, I64]:
+    """Every position in the ranges [lo[i], hi[i]), with the i it came from."""
+    counts = hi - lo
+    owner = np.repeat(np.arange(len(lo)), counts)
+    first = np.cumsum(counts) - counts
+    return owner, np.arange(int(counts.sum())) - first[owner] + lo[owner]
+
+
 def candidates(
     data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[tuple[int, int, int]]
 ) -> dict[int, list[Candidate]]:
     """For each gap (target, category id, its single provider or -1), by position in ``gaps``,
-    its cheapest candidates. Only the service rows near some gap are sorted, by (target,
-    category); each gap looks up its neighbourhood by binary search."""
+    its cheapest candidates: every organization serving the category within reach, at its
+    fewest hops, by (cost, id). Only the service rows near some gap are sorted, by (target,
+    category); the neighbourhoods are looked up by binary search, all at once."""
     indptr = prep.adjacency.indptr.astype(np.int64)
     indices = prep.adjacency.indices.astype(np.int64)
     radius = rules.max_hops + rules.suggestion_radius
     near = [_within(indptr, indices, t, radius) for t, _, _ in gaps]
+    hood_gap = np.repeat(np.arange(len(gaps)), [len(h) for h in near])
+    hood = np.array([th for h in near for th in h], dtype=np.int64).reshape(-1, 2)
+    gap_category = np.array([c for _, c, _ in gaps], dtype=np.int64)
+    gap_provider = np.array([p for _, _, p in gaps], dtype=np.int64)
     wanted_target = np.zeros(prep.adjacency.shape[0], dtype=bool)
-    for hood in near:
-        wanted_target[[t for t, _ in hood]] = True
+    wanted_target[hood[:, 0]] = True
     rows = np.flatnonzero(wanted_target[prep.pair_target])
     cats = prep.pair_category[rows]
-    orgs = prep.pair_org[rows]
-    width = 1 + max([int(cats.max()) if len(cats) else 0, *(c for _, c, _ in gaps)])
+    width = 1 + max(int(cats.max()) if len(cats) else 0, int(gap_category.max(initial=0)))
     key = prep.pair_target[rows] * width + cats
     order = np.argsort(key)
-    skey, sorg = key[order], orgs[order]
-    out: dict[int, list[Candidate]] = {}
-    for i, ((_, category, provider), hood) in enumerate(zip(gaps, near, strict=True)):
-        wanted = np.array([t * width + category for t, _ in hood], dtype=np.int64)
-        lo = np.searchsorted(skey, wanted, "left").tolist()
-        hi = np.searchsorted(skey, wanted, "right").tolist()
-        best: dict[int, int] = {}
-        for (_, h), a, b in zip(hood, lo, hi, strict=True):
-            for o in sorg[a:b].tolist():
-                if o != provider and (o not in best or h < best[o]):
-                    best[o] = h
-        found = [
-            Candidate(o, h, suggestion_cost(h, int(data.org_load[o]), int(data.org_recent[o])))
-            for o, h in best.items()
-        ]
-        found.sort(key=lambda c: (c.cost, int(data.org_ids[c.org])))
-        out[i] = found[:CANDIDATES_PER_GAP]
+    skey, sorg = key[order], prep.pair_org[rows][order]
+    wanted = hood[:, 0] * width + gap_category[hood_gap]
+    at, pos = _ranges(np.searchsorted(skey, wanted, "left"), np.searchsorted(skey, wanted, "right"))
+    gap, org, hops = hood_gap[at], sorg[pos], hood[at, 1]
+    keep = org != gap_provider[gap]
+    gap, org, hops = gap[keep], org[keep], hops[keep]
+    # each (gap, organization) once, at its fewest hops
+    o = np.lexsort((hops, org, gap))
+    gap, org, hops = gap[o], org[o], hops[o]
+    first = np.ones(len(gap), dtype=bool)
+    first[1:] = (gap[1:] != gap[:-1]) | (org[1:] != org[:-1])
+    gap, org, hops = gap[first], org[first], hops[first]
+    cost = suggestion_cost(hops, data.org_load[org], data.org_recent[org])
+    o = np.lexsort((data.org_ids[org], cost, gap))
+    gap, org, hops, cost = gap[o], org[o], hops[o], cost[o]
+    rank = np.arange(len(gap)) - np.searchsorted(gap, gap, "left")
+    best = rank < CANDIDATES_PER_GAP
+    out: dict[int, list[Candidate]] = {i: [] for i in range(len(gaps))}
+    for i, c in zip(
+        gap[best].tolist(),
+        map(Candidate, org[best].tolist(), hops[best].tolist(), cost[best].tolist()),
+        strict=True,
+    ):
+        out[i].append(c)
     return out
 
 

@@ -117,8 +117,8 @@ class CoverageData:
     neighbors: tuple[I64, I64]  # (a, b) index pairs; either direction is enough
     org_ids: I64
     org_area: I64  # area index of the home area
-    org_kind: Sequence[str]
-    org_party_level: Sequence[str | None]
+    org_kind: Sequence[str] | NDArray[np.object_]
+    org_party_level: Sequence[str | None] | NDArray[np.object_]
     org_names: Sequence[str]
     org_load: I64  # rows in organization_service_areas, anywhere
     org_recent: I64  # activities in the last 90 days
@@ -138,7 +138,7 @@ class CoverageData:
         return len(self.area_ids)
 
 
-def text_column(values: Sequence[str | None]) -> NDArray[np.object_]:
+def text_column(values: Sequence[str | None] | NDArray[np.object_]) -> NDArray[np.object_]:
     """A text column as an object array (no copy when it is one already), for comparisons in
     one pass."""
     if isinstance(values, np.ndarray):

@@ -40,7 +40,12 @@ from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from bench.coverage_reference import REFERENCE_COMMIT, digest, reference_report
+from bench.coverage_reference import (
+    REFERENCE_COMMIT,
+    digest,
+    reference_loader,
+    reference_report,
+)
 from gridweave.db import make_engine, make_sessionmaker, server_url, unit_of_work
 from gridweave.demo import load_demo
 from gridweave.graph.coverage import (
@@ -64,6 +69,7 @@ SERVICE_ROWS = 200_000
 ACTIVITIES = 500_000
 T = TypeVar("T")
 REFERENCE: Callable[[Any, Any], Any] | None = None  # the reference commit's coverage_gaps
+LOADER: Callable[..., Any] | None = None  # and its load_coverage_data
 
 
 def say(line: str) -> None:
@@ -256,18 +262,39 @@ async def measure_scope(
             max_hops=1,
             as_of=None,
         )
-    loads, load_cpu = [], []
+    loads, load_cpu, before = [], [], []
     data = None
-    for _ in range(3):
+    for _ in range(3):  # the reference commit's load and ours, alternating
+        if LOADER is not None:
+            async with sm() as s:
+                t = time.perf_counter()
+                old = await LOADER(s, q, max_areas=settings.coverage_max_areas)
+                before.append(time.perf_counter() - t)
         async with sm() as s:
             t, c = time.perf_counter(), time.process_time()
             data = await load_coverage_data(s, q, max_areas=settings.coverage_max_areas)
             loads.append(time.perf_counter() - t)
             load_cpu.append(time.process_time() - c)
     assert data is not None
-    row = measure_report(label, data, rules_from_settings(settings, max_hops=1), essential, True)
+    rules = rules_from_settings(settings, max_hops=1)
+    row = measure_report(label, data, rules, essential, True)
+    if LOADER is not None:
+        loaded_same = digest(*_report_of(old, rules)) == (row["gaps"], row["digest"])
+        row["same"] = row["same"] if loaded_same else "NO"
+        if not loaded_same:
+            say(f"{label}: the report on {REFERENCE_COMMIT}'s load differs")
     say(f"{label}: load {statistics.median(loads):.3f}s, report {row['report']:.3f}s")
-    return {**row, "load": statistics.median(loads), "load_cpu": statistics.median(load_cpu)}
+    return {
+        **row,
+        "load": statistics.median(loads),
+        "load_cpu": statistics.median(load_cpu),
+        "load_before": statistics.median(before) if before else float("nan"),
+    }
+
+
+def _report_of(data: CoverageData, rules: Rules) -> tuple[list[Any], list[Any]]:
+    result = coverage_gaps(data, rules)
+    return list(result.gaps), result.by_category
 
 
 def measure_report(
@@ -299,6 +326,7 @@ def measure_report(
         "grids": adjacency.shape[0],
         "load": float("nan"),
         "load_cpu": float("nan"),
+        "load_before": float("nan"),
         "report": compute,
         "report_cpu": cpu,
         "every": every,
@@ -440,7 +468,8 @@ COLUMNS = (
     ("all gaps s", 10, "{:.3f}"),
     ("gaps", 9, "{:,}"),
     ("peak MB", 7, "{:.0f}"),
-    ("before s", 8, "{:.3f}"),
+    ("before: load s", 14, "{:.3f}"),
+    ("before: report s", 16, "{:.3f}"),
     ("same", 4, "{}"),
     ("search: ours s", 14, "{:.3f}"),
     ("scipy s", 7, "{:.3f}"),
@@ -453,7 +482,8 @@ COLUMNS = (
 def table(rows: list[dict[str, Any]]) -> str:
     """load, report and total are wall seconds (medians); cpu is this process's CPU seconds for
     the load (client side) and the report; all gaps: making every gap an object (what the
-    command line's JSON and CSV do); before: the reference commit's report on the same data."""
+    command line's JSON and CSV do); before: the reference commit's load (alternating with ours)
+    and report (on the same data); same: its report, on its load and on ours, equals ours."""
     head = (
         "| "
         + " | ".join(
@@ -468,7 +498,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         total = load + r["report"]
         values = (
             r["scope"], r["grids"], r["load"], r["report"], total, load_cpu + r["report_cpu"],
-            r["every"], r["gaps"], r["peak_mb"], r["before"], r["same"], r["ours"], r["scipy"],
+            r["every"], r["gaps"], r["peak_mb"], r["load_before"], r["before"], r["same"],
+            r["ours"], r["scipy"],
             r["networkx"], r["ours"] / r["scipy"], total / r["scipy"],
         )  # fmt: skip
         cells = [
@@ -480,7 +511,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    global REFERENCE
+    global REFERENCE, LOADER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="street and district; no 50x")
     parser.add_argument("--grids", type=int, default=1_000_000, help="grids of the 50x phase")
@@ -495,6 +526,7 @@ def main() -> None:
     settings = Settings()
     say(f"uptime: {load_average()}")
     REFERENCE = None if args.reference == "none" else reference_report()
+    LOADER = None if args.reference == "none" else reference_loader()
     rows = asyncio.run(database_phase(settings, args.quick))
     if not args.quick:
         if args.reference != "all":

@@ -1,8 +1,9 @@
-"""The coverage report as an earlier commit computed it, for an equivalence check in the same run:
-``graph/coverage.py`` and ``graph/suggestions.py`` read from git at that commit and imported under
-names of their own, then run on the same ``CoverageData``. The check compares the count and a
-digest of every gap (kind, area, severity, category, organization, message, suggestions, in
-report order) and of the per-category summary."""
+"""The coverage report and load as an earlier commit did them, for a before/after comparison and an
+equivalence check in the same run: ``graph/coverage.py``, ``graph/suggestions.py`` and
+``services/coverage.py`` read from git at that commit and imported under names of their own, then
+run on the same data. The check compares the count and a digest of every gap (kind, area,
+severity, category, organization, message, suggestions, in report order) and of the
+per-category summary."""
 
 from __future__ import annotations
 
@@ -27,16 +28,28 @@ def _module(name: str, source: str) -> types.ModuleType:
     return module
 
 
+def _show(commit: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{commit}:{path}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def reference_loader(commit: str = REFERENCE_COMMIT) -> Callable[..., Any]:
+    """``services.coverage.load_coverage_data`` as of ``commit`` (it builds today's
+    ``CoverageData``, whose fields have not changed)."""
+    source = _show(commit, "gridweave/services/coverage.py")
+    fn: Callable[..., Any] = _module("bench_reference_load", source).load_coverage_data
+    return fn
+
+
 def reference_report(commit: str = REFERENCE_COMMIT) -> Callable[[Any, Any], Any]:
     """``coverage_gaps`` as of ``commit``."""
 
     def show(path: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPO), "show", f"{commit}:{path}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        return _show(commit, path)
 
     core, sugg = "bench_reference_coverage", "bench_reference_suggestions"
     core_src = show("gridweave/graph/coverage.py").replace("gridweave.graph.suggestions", sugg)

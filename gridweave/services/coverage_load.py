@@ -1,9 +1,11 @@
 """Loading a subtree's coverage facts into ``graph.coverage.CoverageData`` in a few set-based
 queries.
 
-The big reads come back as one row of arrays (one per column): asyncpg decodes arrays in C,
-where 200,000 rows would cost a Python object each. Activities are counted in SQL (per area and
-window, per organization), never shipped."""
+Nothing comes back a Python object per row: the reads of integers only (service rows,
+adjacency, activity counts) are ``COPY (...) TO STDOUT (FORMAT binary)``, parsed into one numpy
+array per column; those with text (areas, organizations) are one row of arrays, which asyncpg
+decodes in C. Activities are counted in SQL (per area and window, per organization), never
+shipped."""
 
 from __future__ import annotations
 
@@ -48,20 +50,26 @@ _AREAS = text(
     " array_agg(office_space_m2 ORDER BY id), array_agg(name ORDER BY id)"
     f" FROM areas WHERE {_sub('path')}"
 )
-_NEIGHBORS = text(
-    "SELECT array_agg(n.area_id), array_agg(n.neighbor_id)"
-    " FROM areas a JOIN area_neighbors n ON n.area_id = a.id"
-    f" WHERE {_sub('a.path')} AND n.area_id < n.neighbor_id"
+
+
+def _copy_sub(column: str) -> str:
+    return in_subtree_sql(column, "$1::text")
+
+
+# The COPY reads: bigint columns only, never NULL (``_int_columns``), parameters by number.
+_NEIGHBORS = (
+    "SELECT n.area_id, n.neighbor_id FROM areas a JOIN area_neighbors n ON n.area_id = a.id"
+    f" WHERE {_copy_sub('a.path')} AND n.area_id < n.neighbor_id"
 )
 # By the subtree's area ids rather than a join on its paths: the planner then reads a district's
 # rows through ix_osa_area_category (its estimate of a path range made it hash all 200,000 rows).
 # Rows at the root's ancestors (a city's service centre serving the whole city) serve the root.
-_SERVICES = text(
-    "SELECT array_agg(organization_id), array_agg(area_id), array_agg(category_id) FROM ("
-    " SELECT organization_id, area_id, category_id FROM organization_service_areas"
-    " WHERE area_id = ANY(:ids) AND category_id = ANY(:categories)"
-    " UNION ALL SELECT organization_id, :root, category_id FROM organization_service_areas"
-    " WHERE area_id = ANY(:ancestors) AND category_id = ANY(:categories)) x"
+_SERVICES = (
+    "SELECT organization_id, area_id, category_id::bigint FROM organization_service_areas"
+    " WHERE area_id = ANY($1::bigint[]) AND category_id = ANY($2::int[])"
+    " UNION ALL SELECT organization_id, $3::bigint, category_id::bigint"
+    " FROM organization_service_areas WHERE area_id = ANY($4::bigint[])"
+    " AND category_id = ANY($2::int[])"
 )
 _ORG_COLUMNS = (
     "SELECT array_agg(id ORDER BY id), array_agg(area_id ORDER BY id),"
@@ -71,21 +79,20 @@ _ORG_COLUMNS = (
 _ORGS = text(f"{_ORG_COLUMNS} WHERE {_sub('o.area_path')}")
 _ORGS_BY_ID = text(f"{_ORG_COLUMNS} WHERE o.id = ANY(:ids)")
 # Grouped by the path, whose last step is the area's id: the (category, path, date) index then
-# answers a district without reading the table (an index-only scan).
-_VISITS = text(
-    "SELECT array_agg(reverse(split_part(reverse(p), '/', 2))::bigint), array_agg(m),"
-    " array_agg(q), array_agg(y) FROM ("
-    " SELECT area_path AS p, count(*) FILTER (WHERE occurred_on > :month) AS m,"
-    " count(*) FILTER (WHERE occurred_on > :quarter) AS q, count(*) AS y"
-    f" FROM service_activities WHERE {_sub('area_path')}"
-    " AND occurred_on > :year AND occurred_on <= :as_of GROUP BY area_path) v"
+# answers a district without reading the table (an index-only scan). $2..$5: the month, quarter
+# and year windows' first days (exclusive) and the report's day.
+_VISITS = (
+    "SELECT reverse(split_part(reverse(area_path), '/', 2))::bigint,"
+    " count(*) FILTER (WHERE occurred_on > $2), count(*) FILTER (WHERE occurred_on > $3),"
+    f" count(*) FROM service_activities WHERE {_copy_sub('area_path')}"
+    " AND occurred_on > $4 AND occurred_on <= $5 GROUP BY area_path"
 )
-# Each organization's activities in this subtree in the last 90 days ("active").
-_RECENT = text(
-    "SELECT array_agg(organization_id), array_agg(n) FROM ("
-    " SELECT organization_id, count(*) AS n FROM service_activities"
-    f" WHERE {_sub('area_path')} AND occurred_on > :recent AND occurred_on <= :as_of"
-    " GROUP BY organization_id) r"
+# Each organization's activities in this subtree in the last 90 days ("active"), after $2 up to
+# the report's day $3.
+_RECENT = (
+    "SELECT organization_id, count(*) FROM service_activities"
+    f" WHERE {_copy_sub('area_path')} AND occurred_on > $2 AND occurred_on <= $3"
+    " GROUP BY organization_id"
 )
 # Agreements in force on some day of the quarter, with the partner's activities in the
 # community on those days (services.agreements.quarter_window, in SQL).
@@ -143,7 +150,7 @@ async def load_coverage_data(
     ids, cols = areas.ids, areas.columns
     n = len(ids)
     say("neighbours")
-    na_ids, nb_ids = await _columns(session, _NEIGHBORS, {"path": path}, 2)
+    na_ids, nb_ids = await _int_columns(session, 2, _NEIGHBORS, path)
     na, nb = _positions(ids, na_ids), _positions(ids, nb_ids)  # -1: outside the subtree
     keep = (na >= 0) & (nb >= 0)
     say("service areas")
@@ -208,17 +215,10 @@ async def _areas(session: AsyncSession, path: str, max_areas: int) -> _Areas:
     return _Areas(np.array(cols[0], dtype=np.int64), cols)
 
 
-async def _services(session: AsyncSession, q: CoverageQuery, ids: I64) -> tuple[I64, I64, I64]:
+async def _services(session: AsyncSession, q: CoverageQuery, ids: I64) -> list[I64]:
     ancestors = [int(x) for x in q.area.path.strip("/").split("/")[:-1]]
-    params = {
-        "ids": ids.tolist(),
-        "ancestors": ancestors,
-        "root": q.area.id,
-        "categories": list(q.category_ids),
-    }
-    cols = await _columns(session, _SERVICES, params, 3)
-    org, area, cat = (np.array(c, dtype=np.int64) for c in cols)
-    return org, area, cat
+    args = (ids.tolist(), list(q.category_ids), q.area.id, ancestors)
+    return await _int_columns(session, 3, _SERVICES, *args)
 
 
 async def _organizations(session: AsyncSession, path: str, serving: I64) -> _Orgs:
@@ -257,20 +257,17 @@ async def _activities(
         "quarter": _months_before(day, 3),
         "year": _months_before(day, 12),
     }
-    v_area, v_m, v_q, v_y = await _columns(
-        session, _VISITS, {"path": path, **windows, "as_of": day}, 4
+    v_area, v_m, v_q, v_y = await _int_columns(
+        session, 4, _VISITS, path, windows["month"], windows["quarter"], windows["year"], day
     )
     visits = np.zeros((len(area_ids), 3), dtype=np.int64)
     at = _positions(area_ids, v_area)
-    counts = np.array([v_m, v_q, v_y], dtype=np.int64).T.reshape(-1, 3)
-    visits[at[at >= 0]] = counts[at >= 0]
-    recent_since = day - timedelta(days=RECENT_DAYS)
-    r_org, r_n = await _columns(
-        session, _RECENT, {"path": path, "recent": recent_since, "as_of": day}, 2
-    )
+    visits[at[at >= 0]] = np.stack([v_m, v_q, v_y], axis=1)[at >= 0]
+    since = day - timedelta(days=RECENT_DAYS)
+    r_org, r_n = await _int_columns(session, 2, _RECENT, path, since, day)
     recent = np.zeros(len(org_ids), dtype=np.int64)
     at = _positions(org_ids, r_org)
-    recent[at[at >= 0]] = np.array(r_n, dtype=np.int64)[at >= 0]
+    recent[at[at >= 0]] = r_n[at >= 0]
     return visits, recent
 
 
@@ -328,6 +325,40 @@ async def _columns(
 ) -> list[list[Any]]:
     row = (await session.execute(sql, params)).one()
     return [list(c) if c is not None else [] for c in row[:width]]
+
+
+async def _int_columns(session: AsyncSession, width: int, sql: str, *args: Any) -> list[I64]:
+    """The rows of ``sql`` (``width`` bigint columns, never NULL) as one array per column, read
+    with binary COPY on the session's connection: no Python object per value."""
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert raw is not None
+    chunks: list[bytes] = []
+
+    async def keep(chunk: bytes) -> None:
+        chunks.append(chunk)
+
+    await raw.copy_from_query(sql, *args, output=keep, format="binary")
+    return binary_copy_columns(b"".join(chunks), width)
+
+
+def binary_copy_columns(data: bytes, width: int) -> list[I64]:
+    """Parse PostgreSQL's binary COPY format (a signature, flags and an extension area, then per
+    row a field count and per field a length and the value, then -1) where every row holds
+    ``width`` int8 values: one fixed-size record per row."""
+    if data[:11] != b"PGCOPY\n\xff\r\n\x00":
+        raise ValueError("not a binary COPY stream")
+    start = 19 + int.from_bytes(data[15:19], "big")
+    body = memoryview(data)[start : len(data) - 2]
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for i in range(width):
+        fields += [(f"len{i}", ">i4"), (f"v{i}", ">i8")]
+    record = np.dtype(fields)
+    if len(body) % record.itemsize:
+        raise ValueError(f"COPY rows are not {width} bigints each")
+    rows = np.frombuffer(body, dtype=record)
+    if (rows["count"] != width).any() or any((rows[f"len{i}"] != 8).any() for i in range(width)):
+        raise ValueError(f"COPY rows are not {width} non-null bigints each")
+    return [rows[f"v{i}"].astype(np.int64) for i in range(width)]
 
 
 def _objects(values: Sequence[Any]) -> NDArray[np.object_]:

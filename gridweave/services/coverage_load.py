@@ -9,7 +9,9 @@ shipped."""
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gridweave.errors import ValidationFailed
 from gridweave.graph.coverage import AgreementFact, CoverageData, MeetingFact
@@ -142,11 +144,32 @@ async def load_coverage_data(
     max_areas: int,
     progress: Progress | None = None,
 ) -> CoverageData:
-    """The facts of the subtree at ``q.area``: six array reads and a few small ones."""
+    """The facts of the subtree at ``q.area``: six array reads and a few small ones, the
+    activity counts on a second connection alongside the rest."""
     say = progress or (lambda _step: None)
     path, day = q.area.path, q.as_of
     say("areas")
     areas = await _areas(session, path, max_areas)
+    counting = asyncio.ensure_future(_activity_counts(session, path, day))
+    try:
+        return await _load_rest(session, q, areas, counting, say)
+    finally:
+        if not counting.done():
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counting
+        elif not counting.cancelled():
+            counting.exception()  # seen: an error of the rest is the one raised
+
+
+async def _load_rest(
+    session: AsyncSession,
+    q: CoverageQuery,
+    areas: _Areas,
+    counting: asyncio.Future[list[I64]],
+    say: Progress,
+) -> CoverageData:
+    path, day = q.area.path, q.as_of
     ids, cols = areas.ids, areas.columns
     n = len(ids)
     say("neighbours")
@@ -159,7 +182,7 @@ async def load_coverage_data(
     orgs = await _organizations(session, path, s_org)
     service_org = _positions(orgs.ids, s_org)
     say("service activities")
-    visits, org_recent = await _activities(session, path, day, ids, orgs.ids)
+    visits, org_recent = _place_counts(await counting, ids, orgs.ids)
     say("agreements and meetings")
     agreements = await _agreements(session, path, day, ids, orgs.ids)
     meetings = await _meetings(session, path, day, ids, orgs.ids)
@@ -247,24 +270,28 @@ def _months_before(day: date, months: int) -> date:
     return date(y, mo + 1, min(day.day, calendar.monthrange(y, mo + 1)[1]))
 
 
-async def _activities(
-    session: AsyncSession, path: str, day: date, area_ids: I64, org_ids: I64
-) -> tuple[I64, I64]:
-    """Activities at each area in the trailing month, quarter and year (shape (n, 3)), and
-    each organization's in the last 90 days, within the subtree."""
-    windows = {
-        "month": _months_before(day, 1),
-        "quarter": _months_before(day, 3),
-        "year": _months_before(day, 12),
-    }
-    v_area, v_m, v_q, v_y = await _int_columns(
-        session, 4, _VISITS, path, windows["month"], windows["quarter"], windows["year"], day
-    )
+async def _activity_counts(session: AsyncSession, path: str, day: date) -> list[I64]:
+    """Activities per area in the trailing month, quarter and year, and per organization in
+    the last 90 days, within the subtree: (area ids, month, quarter, year, organization ids,
+    recent). The largest read of a report, so it runs on a connection of its own while the
+    session reads the rest (each statement reads committed data as of its start either way)."""
+    windows = (_months_before(day, 1), _months_before(day, 3), _months_before(day, 12), day)
+    since = day - timedelta(days=RECENT_DAYS)
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):
+        visits = await _int_columns(session, 4, _VISITS, path, *windows)
+        return visits + await _int_columns(session, 2, _RECENT, path, since, day)
+    async with AsyncSession(engine) as own:
+        visits = await _int_columns(own, 4, _VISITS, path, *windows)
+        return visits + await _int_columns(own, 2, _RECENT, path, since, day)
+
+
+def _place_counts(counts: list[I64], area_ids: I64, org_ids: I64) -> tuple[I64, I64]:
+    """The counts as (n, 3) visits per area index and recent activities per organization."""
+    v_area, v_m, v_q, v_y, r_org, r_n = counts
     visits = np.zeros((len(area_ids), 3), dtype=np.int64)
     at = _positions(area_ids, v_area)
     visits[at[at >= 0]] = np.stack([v_m, v_q, v_y], axis=1)[at >= 0]
-    since = day - timedelta(days=RECENT_DAYS)
-    r_org, r_n = await _int_columns(session, 2, _RECENT, path, since, day)
     recent = np.zeros(len(org_ids), dtype=np.int64)
     at = _positions(org_ids, r_org)
     recent[at[at >= 0]] = r_n[at >= 0]

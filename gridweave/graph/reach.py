@@ -82,27 +82,20 @@ def targets_of_rows(
 
 
 def target_adjacency(data: CoverageData, targets: I64) -> sp.csr_matrix:
-    """The neighbour graph among target-level areas, symmetric, as CSR."""
+    """The neighbour graph among target-level areas, symmetric, as CSR (an edge given in both
+    directions appears twice in a row, which no search here minds)."""
     k = len(targets)
-    pos = np.full(data.n, -1, dtype=np.int64)
-    pos[targets] = np.arange(k)
+    pos = np.full(data.n, -1, dtype=np.int32)
+    pos[targets] = np.arange(k, dtype=np.int32)
     a, b = data.neighbors
-    pa, pb = (pos[a], pos[b]) if len(a) else (a, b)
+    pa, pb = (pos[a], pos[b]) if len(a) else (a.astype(np.int32), b.astype(np.int32))
     keep = (pa >= 0) & (pb >= 0) & (pa != pb)
     rows = np.concatenate([pa[keep], pb[keep]])
     cols = np.concatenate([pb[keep], pa[keep]])
-    m = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(k, k))
-    m.sum_duplicates()
-    return m
-
-
-def _neighbour_reduce(values: I64, indptr: I64, indices: I64, ufunc: np.ufunc, fill: int) -> I64:
-    out = np.full(len(values), fill, dtype=np.int64)
-    starts = indptr[:-1]
-    nonempty = np.flatnonzero(indptr[1:] > starts)
-    if len(nonempty):
-        out[nonempty] = ufunc.reduceat(values[indices], starts[nonempty])
-    return out
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(k + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=k), out=indptr[1:])
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.int8), cols[order], indptr), shape=(k, k))
 
 
 def provider_reach(
@@ -110,20 +103,32 @@ def provider_reach(
 ) -> tuple[I64, I64, I64]:
     """One multi-source search: for every target, the smallest and largest provider (org index)
     within ``max_hops`` hops, and the hops to the nearest (-1 where none). Distinct providers
-    within reach: none when lo is NONE, exactly one when lo == hi, more otherwise."""
+    within reach: none when lo is NONE, exactly one when lo == hi, more otherwise. Each hop is a
+    gather over all edges and a reduce per row (in 32 bits while the indices fit: half the
+    memory traffic)."""
     k = adjacency.shape[0]
-    lo = np.full(k, NONE, dtype=np.int64)
-    hi = np.full(k, -1, dtype=np.int64)
-    np.minimum.at(lo, source_target, source_org)
-    np.maximum.at(hi, source_target, source_org)
-    hops = np.where(lo != NONE, 0, -1).astype(np.int64)
-    indptr = adjacency.indptr.astype(np.int64)
-    indices = adjacency.indices.astype(np.int64)
+    narrow = not len(source_org) or int(source_org.max()) < np.iinfo(np.int32).max
+    dtype = np.int32 if narrow else np.int64
+    none = np.iinfo(dtype).max
+    lo = np.full(k, none, dtype=dtype)
+    hi = np.full(k, -1, dtype=dtype)
+    np.minimum.at(lo, source_target, source_org.astype(dtype))
+    np.maximum.at(hi, source_target, source_org.astype(dtype))
+    hops = np.where(lo != none, 0, -1).astype(np.int64)
+    indptr, indices = adjacency.indptr, adjacency.indices
+    nonempty = np.flatnonzero(indptr[1:] > indptr[:-1])
+    starts = indptr[:-1][nonempty]
     for h in range(1, max_hops + 1):
-        new_lo = np.minimum(lo, _neighbour_reduce(lo, indptr, indices, np.minimum, int(NONE)))
-        new_hi = np.maximum(hi, _neighbour_reduce(hi, indptr, indices, np.maximum, -1))
-        hops[(hops < 0) & (new_lo != NONE)] = h
+        new_lo, new_hi = lo.copy(), hi.copy()
+        if len(nonempty):
+            near_lo = np.minimum.reduceat(lo[indices], starts)
+            near_hi = np.maximum.reduceat(hi[indices], starts)
+            new_lo[nonempty] = np.minimum(lo[nonempty], near_lo)
+            new_hi[nonempty] = np.maximum(hi[nonempty], near_hi)
+        hops[(hops < 0) & (new_lo != none)] = h
         if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
             break
         lo, hi = new_lo, new_hi
-    return lo, hi, hops
+    lo64 = lo.astype(np.int64)
+    lo64[lo == none] = NONE
+    return lo64, hi.astype(np.int64), hops

@@ -1,18 +1,20 @@
 """Coverage reports at city scale and beyond (issue 12), with same-run baselines.
 
-    bench/coverage            # the city in its own database, then 50x in memory (~3-4 minutes)
-    bench/coverage --quick    # city at 1/10 only, 50x skipped
+    bench/coverage            # the city in its own database, then 50x in memory (~5 minutes)
+    bench/coverage --quick    # city at 1/100 and 1/10 only, 50x skipped
 
 Database phase: a database of its own on the configured server (DATABASE_URL, else the embedded
 one) holding the city-scale demo (``gridweave demo --scale city``: 20,000 grids with adjacency,
 50,000 organizations), topped up to 200,000 service-area rows and 500,000 service activities
 over the past year. For a street (~1/100 of the city), a district (~1/10) and the whole city:
-the time to load the facts (nine queries: ``services.coverage.load_coverage_data``), to compute
-the full report (``graph.coverage.coverage_gaps``: every rule, suggestions by min-cost flow),
-and peak Python memory; beside them, the bare multi-source search for the six essential
-categories with ``provider_reach`` (ours), with scipy.sparse.csgraph (``dijkstra(min_only=True,
-unweighted=True, limit=k)`` from every provider's grids) and with networkx
-(``multi_source_dijkstra_path_length`` with a cutoff) on the same adjacency.
+the time to load the facts (``services.coverage_load.load_coverage_data``: six array reads and
+a few small ones), to compute the full report (``graph.coverage.coverage_gaps``: every rule,
+suggestions by min-cost flow), to make every gap an object (what the command line does), and
+peak Python memory; the same report by the reference commit (``bench/coverage_reference.py``)
+on the same data, which must give the same gaps; beside them, the bare multi-source search for
+the six essential categories with ``provider_reach`` (ours), with scipy.sparse.csgraph
+(``dijkstra(min_only=True, unweighted=True, limit=k)`` from every provider's grids) and with
+networkx (``multi_source_dijkstra_path_length`` with a cutoff) on the same adjacency.
 
 Memory phase (50x, a national roll-out): 1,000,000 grids on a lattice with 2,000,000 edges,
 2,500,000 organizations and 10,000,000 service rows built as arrays, the same search and the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
 import sys
 import time
@@ -37,6 +40,12 @@ from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from bench.coverage_reference import (
+    REFERENCE_COMMIT,
+    digest,
+    reference_loader,
+    reference_report,
+)
 from gridweave.db import make_engine, make_sessionmaker, server_url, unit_of_work
 from gridweave.demo import load_demo
 from gridweave.graph.coverage import (
@@ -59,6 +68,8 @@ DATABASE = "gridweave_bench_coverage"
 SERVICE_ROWS = 200_000
 ACTIVITIES = 500_000
 T = TypeVar("T")
+REFERENCE: Callable[[Any, Any], Any] | None = None  # the reference commit's coverage_gaps
+LOADER: Callable[..., Any] | None = None  # and its load_coverage_data
 
 
 def say(line: str) -> None:
@@ -68,14 +79,22 @@ def say(line: str) -> None:
 
 def timed(fn: Callable[[], T], runs: int) -> tuple[float, T]:
     """Median seconds over ``runs`` and the last result."""
-    times, out = [], None
+    wall, _, out = timed_cpu(fn, runs)
+    return wall, out
+
+
+def timed_cpu(fn: Callable[[], T], runs: int) -> tuple[float, float, T]:
+    """Median wall and CPU seconds of this process over ``runs``, and the last result. On a
+    shared machine the CPU time says what the work costs; the wall time adds the waiting."""
+    wall, cpu, out = [], [], None
     for _ in range(runs):
         gc.collect()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     assert out is not None
-    return statistics.median(times), out
+    return statistics.median(wall), statistics.median(cpu), out
 
 
 def peak_mb(fn: Callable[[], Any]) -> float:
@@ -92,11 +111,10 @@ def peak_mb(fn: Callable[[], Any]) -> float:
 
 def essential_sources(data: CoverageData, essential: Sequence[int]) -> tuple[Any, list[Any]]:
     prep = prepare(data, Rules())
-    cats = data.service_category[prep.service_rows]
     per_cat = []
     for c in essential:
-        sel = cats == c
-        per_cat.append((prep.service_targets[sel], data.service_org[prep.service_rows[sel]]))
+        sel = prep.pair_category == c
+        per_cat.append((prep.pair_target[sel], prep.pair_org[sel]))
     return prep.adjacency, per_cat
 
 
@@ -244,31 +262,79 @@ async def measure_scope(
             max_hops=1,
             as_of=None,
         )
-    loads = []
+    loads, load_cpu, before = [], [], []
     data = None
-    for _ in range(3):
+    for _ in range(3):  # the reference commit's load and ours, alternating
+        if LOADER is not None:
+            async with sm() as s:
+                t = time.perf_counter()
+                old = await LOADER(s, q, max_areas=settings.coverage_max_areas)
+                before.append(time.perf_counter() - t)
         async with sm() as s:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             data = await load_coverage_data(s, q, max_areas=settings.coverage_max_areas)
             loads.append(time.perf_counter() - t)
+            load_cpu.append(time.process_time() - c)
     assert data is not None
     rules = rules_from_settings(settings, max_hops=1)
-    compute, result = timed(lambda: coverage_gaps(data, rules), 3)
+    row = measure_report(label, data, rules, essential, True)
+    if LOADER is not None:
+        loaded_same = digest(*_report_of(old, rules)) == (row["gaps"], row["digest"])
+        row["same"] = row["same"] if loaded_same else "NO"
+        if not loaded_same:
+            say(f"{label}: the report on {REFERENCE_COMMIT}'s load differs")
+    say(f"{label}: load {statistics.median(loads):.3f}s, report {row['report']:.3f}s")
+    return {
+        **row,
+        "load": statistics.median(loads),
+        "load_cpu": statistics.median(load_cpu),
+        "load_before": statistics.median(before) if before else float("nan"),
+    }
+
+
+def _report_of(data: CoverageData, rules: Rules) -> tuple[list[Any], list[Any]]:
+    result = coverage_gaps(data, rules)
+    return list(result.gaps), result.by_category
+
+
+def measure_report(
+    label: str, data: CoverageData, rules: Rules, essential: list[int], with_networkx: bool
+) -> dict[str, Any]:
+    """The full report (wall, CPU, every gap made an object, peak memory), the same report by
+    the reference commit (time, and whether it is the same), and the bare searches."""
+    runs = 3 if data.n < 200_000 else 1
+    compute, cpu, result = timed_cpu(lambda: coverage_gaps(data, rules), runs)
+    every, gaps = timed(lambda: list(result.gaps), 1)
     mem = peak_mb(lambda: coverage_gaps(data, rules))
+    ours_digest = digest(gaps, result.by_category)
+    before, same = float("nan"), "–"
+    if REFERENCE is not None:
+        before, old = timed(lambda: REFERENCE(data, rules), 1)
+        same = "yes" if digest(old.gaps, old.by_category) == ours_digest else "NO"
+        if same != "yes":
+            say(f"{label}: the report differs from {REFERENCE_COMMIT}'s")
     adjacency, per_cat = essential_sources(data, essential)
     ours, a = timed(lambda: search_ours(adjacency, per_cat, 1), 3)
     sp_t, b = timed(lambda: search_scipy(adjacency, per_cat, 1), 3)
-    g = networkx_graph(adjacency)
-    nx_t, c = timed(lambda: search_networkx(g, per_cat, 1), 1)
+    nx_t, c = float("nan"), a
+    if with_networkx:
+        g = networkx_graph(adjacency)
+        nx_t, c = timed(lambda: search_networkx(g, per_cat, 1), 1)
     assert a == b == c, (a, b, c)
-    say(f"{label}: load {statistics.median(loads):.3f}s, report {compute:.3f}s")
     return {
         "scope": label,
         "grids": adjacency.shape[0],
-        "load": statistics.median(loads),
+        "load": float("nan"),
+        "load_cpu": float("nan"),
+        "load_before": float("nan"),
         "report": compute,
-        "gaps": len(result.gaps),
+        "report_cpu": cpu,
+        "every": every,
+        "gaps": ours_digest[0],
+        "digest": ours_digest[1],
         "peak_mb": mem,
+        "before": before,
+        "same": same,
         "ours": ours,
         "scipy": sp_t,
         "networkx": nx_t,
@@ -370,8 +436,8 @@ def synthetic(grids: int, seed: int = 7) -> tuple[CoverageData, list[int]]:
         neighbors=(na, nb),
         org_ids=np.arange(1, orgs + 1, dtype=np.int64),
         org_area=c0 + rng.integers(0, communities, orgs),
-        org_kind=["SOCIAL_ORGANIZATION"] * orgs,
-        org_party_level=[None] * orgs,
+        org_kind=np.full(orgs, "SOCIAL_ORGANIZATION", dtype=object),
+        org_party_level=np.full(orgs, None, dtype=object),
         org_names=Names("组织", orgs),
         org_load=rng.integers(1, 12, orgs),
         org_recent=rng.integers(0, 5, orgs),
@@ -388,58 +454,99 @@ def memory_phase(grids: int) -> dict[str, Any]:
     t = time.perf_counter()
     data, essential = synthetic(grids)
     say(f"{grids:,} grids built in memory in {time.perf_counter() - t:.1f}s")
-    adjacency, per_cat = essential_sources(data, essential)
-    ours, a = timed(lambda: search_ours(adjacency, per_cat, 1), 3)
-    sp_t, b = timed(lambda: search_scipy(adjacency, per_cat, 1), 3)
-    assert a == b, (a, b)
-    rules = Rules(max_hops=1)
-    compute, result = timed(lambda: coverage_gaps(data, rules), 1)
-    mem = peak_mb(lambda: coverage_gaps(data, rules))
-    return {
-        "scope": f"50x in memory ({grids // 1000:,}k grids)",
-        "grids": adjacency.shape[0],
-        "load": float("nan"),
-        "report": compute,
-        "gaps": len(result.gaps),
-        "peak_mb": mem,
-        "ours": ours,
-        "scipy": sp_t,
-        "networkx": float("nan"),
-    }
+    label = f"50x in memory ({grids // 1000:,}k grids)"
+    return measure_report(label, data, Rules(max_hops=1), essential, False)
+
+
+COLUMNS = (
+    ("scope", 28, "{}"),
+    ("grids", 9, "{:,}"),
+    ("load s", 7, "{:.3f}"),
+    ("report s", 8, "{:.3f}"),
+    ("total s", 7, "{:.3f}"),
+    ("cpu s", 6, "{:.3f}"),
+    ("all gaps s", 10, "{:.3f}"),
+    ("gaps", 9, "{:,}"),
+    ("peak MB", 7, "{:.0f}"),
+    ("before: load s", 14, "{:.3f}"),
+    ("before: report s", 16, "{:.3f}"),
+    ("same", 4, "{}"),
+    ("search: ours s", 14, "{:.3f}"),
+    ("scipy s", 7, "{:.3f}"),
+    ("networkx s", 10, "{:.3f}"),
+    ("ours/scipy", 10, "{:.2f}"),
+    ("total/scipy", 11, "{:.2f}"),
+)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """load, report and total are wall seconds (medians); cpu is this process's CPU seconds for
+    the load (client side) and the report; all gaps: making every gap an object (what the
+    command line's JSON and CSV do); before: the reference commit's load (alternating with ours)
+    and report (on the same data); same: its report, on its load and on ours, equals ours."""
     head = (
-        f"| {'scope':28} | {'grids':>9} | {'load s':>7} | {'report s':>8} | {'total s':>7} |"
-        f" {'gaps':>9} | {'peak MB':>7} | {'search: ours s':>14} | {'scipy s':>7} |"
-        f" {'networkx s':>10} | {'ours/scipy':>10} |"
-    )
-    out = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
-    for r in rows:
-        total = r["report"] + (0 if r["load"] != r["load"] else r["load"])
-        out.append(
-            f"| {r['scope']:28} | {r['grids']:>9,} | {r['load']:>7.3f} | {r['report']:>8.3f} |"
-            f" {total:>7.3f} | {r['gaps']:>9,} | {r['peak_mb']:>7.0f} | {r['ours']:>14.3f} |"
-            f" {r['scipy']:>7.3f} | {r['networkx']:>10.3f} | {r['ours'] / r['scipy']:>10.2f} |"
+        "| "
+        + " | ".join(
+            f"{name:{'<' if i == 0 else '>'}{w}}" for i, (name, w, _) in enumerate(COLUMNS)
         )
+        + " |"
+    )
+    out = [head, "|" + "|".join("-" * (w + 2) for _, w, _ in COLUMNS) + "|"]
+    for r in rows:
+        load = 0.0 if r["load"] != r["load"] else r["load"]
+        load_cpu = 0.0 if r["load_cpu"] != r["load_cpu"] else r["load_cpu"]
+        total = load + r["report"]
+        values = (
+            r["scope"], r["grids"], r["load"], r["report"], total, load_cpu + r["report_cpu"],
+            r["every"], r["gaps"], r["peak_mb"], r["load_before"], r["before"], r["same"],
+            r["ours"], r["scipy"],
+            r["networkx"], r["ours"] / r["scipy"], total / r["scipy"],
+        )  # fmt: skip
+        cells = [
+            f"{fmt.format(v):{'<' if i == 0 else '>'}{w}}"
+            for i, ((_, w, fmt), v) in enumerate(zip(COLUMNS, values, strict=True))
+        ]
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
 def main() -> None:
+    global REFERENCE, LOADER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="street and district; no 50x")
     parser.add_argument("--grids", type=int, default=1_000_000, help="grids of the 50x phase")
+    parser.add_argument(
+        "--reference",
+        choices=("db", "all", "none"),
+        default="db",
+        help=f"check the report against {REFERENCE_COMMIT}'s: database scopes (db), also 50x"
+        " (all, ~30 s more), or not",
+    )
     args = parser.parse_args()
     settings = Settings()
+    say(f"uptime: {load_average()}")
+    REFERENCE = None if args.reference == "none" else reference_report()
+    LOADER = None if args.reference == "none" else reference_loader()
     rows = asyncio.run(database_phase(settings, args.quick))
     if not args.quick:
+        if args.reference != "all":
+            REFERENCE = None
         rows.append(memory_phase(args.grids))
+    say(f"uptime: {load_average()}")
     sys.stdout.write(table(rows) + "\n")
     city = next((r for r in rows if r["scope"] == "city"), rows[-1])
+    big = rows[-1]
     sys.stdout.write(
-        f"coverage: city load+report {city['load'] + city['report']:.2f}s;"
-        f" search ours/scipy {max(r['ours'] / r['scipy'] for r in rows):.2f} at worst\n"
+        f"coverage: city load+report {city['load'] + city['report']:.2f}s"
+        f" (cpu {city['load_cpu'] + city['report_cpu']:.2f}s);"
+        f" {big['scope']} report {big['report']:.2f}s = {big['report'] / big['scipy']:.2f}x scipy;"
+        f" search ours/scipy {max(r['ours'] / r['scipy'] for r in rows):.2f} at worst;"
+        f" same as {REFERENCE_COMMIT}: {', '.join(r['same'] for r in rows)}\n"
     )
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ least total cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
-from gridweave.graph.coverage import I64, CoverageData, Gap, GapKind, Prepared, Rules
+from gridweave.graph.coverage_data import I64, CoverageData, Rules
+from gridweave.graph.coverage_rules import Prepared
+from gridweave.graph.gaps import CODE, GapKind, GapTable
 
 HOP_COST = 100  # one hop further away
 LOAD_COST = 5  # per area the organization already serves (capped at LOAD_CAP)
@@ -36,8 +38,13 @@ class Candidate:
     cost: int
 
 
-def suggestion_cost(hops: int, load: int, recent: int) -> int:
-    return HOP_COST * hops + LOAD_COST * min(load, LOAD_CAP) + (IDLE_COST if recent == 0 else 0)
+def suggestion_cost(hops: I64, load: I64, recent: I64) -> I64:
+    cost: I64 = (
+        HOP_COST * hops
+        + LOAD_COST * np.minimum(load, LOAD_CAP)
+        + np.where(recent == 0, IDLE_COST, 0)
+    )
+    return cost
 
 
 def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[int, int]]:
@@ -55,38 +62,60 @@ def _within(indptr: I64, indices: I64, start: int, radius: int) -> list[tuple[in
     return list(seen.items())
 
 
+def _ranges(lo: I64, hi: I64) -> tuple[I64, I64]:
+    """Every position in the ranges [lo[i], hi[i]), with the i it came from."""
+    counts = hi - lo
+    owner = np.repeat(np.arange(len(lo)), counts)
+    first = np.cumsum(counts) - counts
+    return owner, np.arange(int(counts.sum())) - first[owner] + lo[owner]
+
+
 def candidates(
-    data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[Gap]
+    data: CoverageData, rules: Rules, prep: Prepared, gaps: Sequence[tuple[int, int, int]]
 ) -> dict[int, list[Candidate]]:
-    """For each gap (by position in ``gaps``), its cheapest candidates. The service rows are
-    sorted by (target, category) once; each gap looks up its neighbourhood by binary search."""
-    cats = data.service_category[prep.service_rows]
-    orgs = data.service_org[prep.service_rows]
-    width = int(cats.max()) + 1 if len(cats) else 1
-    key = prep.service_targets * width + cats
-    order = np.argsort(key)
-    skey, sorg = key[order], orgs[order]
+    """For each gap (target, category id, its single provider or -1), by position in ``gaps``,
+    its cheapest candidates: every organization serving the category within reach, at its
+    fewest hops, by (cost, id). Only the service rows near some gap are sorted, by (target,
+    category); the neighbourhoods are looked up by binary search, all at once."""
     indptr = prep.adjacency.indptr.astype(np.int64)
     indices = prep.adjacency.indices.astype(np.int64)
     radius = rules.max_hops + rules.suggestion_radius
-    out: dict[int, list[Candidate]] = {}
-    for i, g in enumerate(gaps):
-        assert g.category_id is not None
-        near = _within(indptr, indices, g.target, radius)
-        wanted = np.array([t * width + g.category_id for t, _ in near], dtype=np.int64)
-        lo = np.searchsorted(skey, wanted, "left").tolist()
-        hi = np.searchsorted(skey, wanted, "right").tolist()
-        best: dict[int, int] = {}
-        for (_, h), a, b in zip(near, lo, hi, strict=True):
-            for o in sorg[a:b].tolist():
-                if o != g.provider and (o not in best or h < best[o]):
-                    best[o] = h
-        found = [
-            Candidate(o, h, suggestion_cost(h, int(data.org_load[o]), int(data.org_recent[o])))
-            for o, h in best.items()
-        ]
-        found.sort(key=lambda c: (c.cost, int(data.org_ids[c.org])))
-        out[i] = found[:CANDIDATES_PER_GAP]
+    near = [_within(indptr, indices, t, radius) for t, _, _ in gaps]
+    hood_gap = np.repeat(np.arange(len(gaps)), [len(h) for h in near])
+    hood = np.array([th for h in near for th in h], dtype=np.int64).reshape(-1, 2)
+    gap_category = np.array([c for _, c, _ in gaps], dtype=np.int64)
+    gap_provider = np.array([p for _, _, p in gaps], dtype=np.int64)
+    wanted_target = np.zeros(prep.adjacency.shape[0], dtype=bool)
+    wanted_target[hood[:, 0]] = True
+    rows = np.flatnonzero(wanted_target[prep.pair_target])
+    cats = prep.pair_category[rows]
+    width = 1 + max(int(cats.max()) if len(cats) else 0, int(gap_category.max(initial=0)))
+    key = prep.pair_target[rows] * width + cats
+    order = np.argsort(key)
+    skey, sorg = key[order], prep.pair_org[rows][order]
+    wanted = hood[:, 0] * width + gap_category[hood_gap]
+    at, pos = _ranges(np.searchsorted(skey, wanted, "left"), np.searchsorted(skey, wanted, "right"))
+    gap, org, hops = hood_gap[at], sorg[pos], hood[at, 1]
+    keep = org != gap_provider[gap]
+    gap, org, hops = gap[keep], org[keep], hops[keep]
+    # each (gap, organization) once, at its fewest hops
+    o = np.lexsort((hops, org, gap))
+    gap, org, hops = gap[o], org[o], hops[o]
+    first = np.ones(len(gap), dtype=bool)
+    first[1:] = (gap[1:] != gap[:-1]) | (org[1:] != org[:-1])
+    gap, org, hops = gap[first], org[first], hops[first]
+    cost = suggestion_cost(hops, data.org_load[org], data.org_recent[org])
+    o = np.lexsort((data.org_ids[org], cost, gap))
+    gap, org, hops, cost = gap[o], org[o], hops[o], cost[o]
+    rank = np.arange(len(gap)) - np.searchsorted(gap, gap, "left")
+    best = rank < CANDIDATES_PER_GAP
+    out: dict[int, list[Candidate]] = {i: [] for i in range(len(gaps))}
+    for i, c in zip(
+        gap[best].tolist(),
+        map(Candidate, org[best].tolist(), hops[best].tolist(), cost[best].tolist()),
+        strict=True,
+    ):
+        out[i].append(c)
     return out
 
 
@@ -136,7 +165,18 @@ def _assign_part(
 ) -> dict[int, list[int]]:
     """One network simplex: every unit leaves the source, through a gap and an organization to
     the sink, or over the bypass (costlier than any real path), so the least-cost flow is a
-    maximum flow through the gaps."""
+    maximum flow through the gaps.
+
+    Where no organization is a candidate of more than ``capacity`` of the part's gaps, capacity
+    never binds and each gap simply takes its cheapest ``per_gap`` candidates; when no two
+    candidates tie at that cut, that is the one optimum, and the simplex is skipped (at city
+    scale nearly every part is such)."""
+    uses: dict[int, int] = {}
+    for i in gaps:
+        for c in options[i]:
+            uses[c.org] = uses.get(c.org, 0) + 1
+    if max(uses.values()) <= capacity and not any(_tie_at_cut(options[i], per_gap) for i in gaps):
+        return {i: [c.org for c in options[i][:per_gap]] for i in gaps}
     g = nx.DiGraph()
     supply = per_gap * len(gaps)
     g.add_node("s", demand=-supply)
@@ -157,28 +197,44 @@ def _assign_part(
     return result
 
 
+def _tie_at_cut(cands: list[Candidate], per_gap: int) -> bool:
+    return len(cands) > per_gap and cands[per_gap - 1].cost == cands[per_gap].cost
+
+
 def _cost(c: Candidate) -> int:
     return c.cost
 
 
-def suggest(data: CoverageData, rules: Rules, prep: Prepared, gaps: list[Gap]) -> list[Gap]:
-    """The gaps with their suggestions (the ``suggested_gaps`` most severe provider gaps)."""
-    kinds = (GapKind.NO_PROVIDER, GapKind.SINGLE_PROVIDER)
-    eligible = [i for i, g in enumerate(gaps) if g.kind in kinds]
-    eligible.sort(key=lambda i: (-gaps[i].severity, gaps[i].area_id, gaps[i].category_id or 0))
-    chosen = eligible[: rules.suggested_gaps]
-    if not chosen or rules.suggestions_per_gap <= 0 or rules.suggestion_capacity <= 0:
-        return gaps
-    subset = [gaps[i] for i in chosen]
-    options = candidates(data, rules, prep, subset)
+def suggest(data: CoverageData, rules: Rules, prep: Prepared, table: GapTable) -> None:
+    """Suggestions for the ``suggested_gaps`` most severe provider gaps (ties by area id, then
+    category id, then the order the rules produced them), into ``table.suggestions``."""
+    kinds = np.array([CODE[GapKind.NO_PROVIDER], CODE[GapKind.SINGLE_PROVIDER]])
+    eligible = np.flatnonzero(np.isin(table.kind, kinds))
+    if not len(eligible) or rules.suggestions_per_gap <= 0 or rules.suggestion_capacity <= 0:
+        return
+    order = np.lexsort(
+        (table.category[eligible], table.area_id(eligible), -table.severity[eligible])
+    )
+    chosen = eligible[order[: rules.suggested_gaps]]
+    options = candidates(
+        data,
+        rules,
+        prep,
+        list(
+            zip(
+                table.target[chosen].tolist(),
+                table.category[chosen].tolist(),
+                table.organization[chosen].tolist(),
+                strict=True,
+            )
+        ),
+    )
+    severity = table.severity[chosen].tolist()
     picks = assign(
         options,
         per_gap=rules.suggestions_per_gap,
         capacity=rules.suggestion_capacity,
-        severity={j: g.severity for j, g in enumerate(subset)},
+        severity=dict(enumerate(severity)),
     )
-    out = list(gaps)
-    for j, i in enumerate(chosen):
-        orgs = picks.get(j, [])
-        out[i] = replace(gaps[i], suggestions=tuple(int(data.org_ids[o]) for o in orgs))
-    return out
+    for j, row in enumerate(chosen.tolist()):
+        table.suggestions[row] = tuple(int(data.org_ids[o]) for o in picks.get(j, []))

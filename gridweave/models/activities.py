@@ -38,8 +38,9 @@ class ServiceActivity(Timestamped, Base):
     ``ix_service_activities_category_path`` (category, then path prefix, then date, with hours and
     beneficiaries included so sums need not visit the heap). Without a category,
     ``ix_service_activities_path`` serves the same; per organization (an agreement's partner),
-    ``ix_service_activities_organization``. A (source, source_id) pair is unique, so a claim's
-    completion report writes at most one row."""
+    ``ix_service_activities_organization``; a trailing window of a large subtree (coverage's
+    recent activity), ``ix_service_activities_day`` (migration 0008). A (source, source_id) pair
+    is unique, so a claim's completion report writes at most one row."""
 
     __tablename__ = "service_activities"
     __table_args__ = (
@@ -61,6 +62,11 @@ class ServiceActivity(Timestamped, Base):
             postgresql_ops={"area_path": "text_pattern_ops"},
         ),
         Index("ix_service_activities_organization", "organization_id", "occurred_on"),
+        Index(
+            "ix_service_activities_day",
+            "occurred_on",
+            postgresql_include=["area_path", "organization_id"],
+        ),
         Index(
             "uq_service_activities_source",
             "source",

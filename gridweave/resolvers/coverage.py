@@ -6,7 +6,7 @@ import strawberry
 
 from gridweave.ids import decode_id
 from gridweave.schema.common import GqlInfo
-from gridweave.schema.coverage import CategoryCoverage, CoverageGap, CoverageReport
+from gridweave.schema.coverage import CategoryCoverage, CoverageReport
 from gridweave.schema.permissions import SignedIn
 from gridweave.services import coverage as svc
 
@@ -46,18 +46,7 @@ def to_type(report: svc.CoverageReport) -> CoverageReport:
             )
             for c in report.result.by_category
         ],
-        all_gaps=[
-            CoverageGap(
-                kind=g.kind,
-                severity=g.severity,
-                message=g.message,
-                area_id=g.area_id,
-                category_id=g.category_id,
-                organization_id=g.organization_id,
-                suggestion_ids=g.suggestions,
-            )
-            for g in report.result.gaps
-        ],
+        all_gaps=report.result.gaps,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import strawberry
 
 from gridweave.errors import ValidationFailed
-from gridweave.graph.coverage import GapKind
+from gridweave.graph.coverage import Gap, GapKind, Gaps
 from gridweave.schema.areas import Area
 from gridweave.schema.common import GqlInfo, described
 from gridweave.schema.organizations import Organization, ServiceCategory
@@ -35,6 +35,18 @@ class CoverageGap:
     category_id: strawberry.Private[int | None]
     organization_id: strawberry.Private[int | None]
     suggestion_ids: strawberry.Private[tuple[int, ...]]
+
+    @classmethod
+    def from_gap(cls, g: Gap) -> CoverageGap:
+        return cls(
+            kind=g.kind,
+            severity=g.severity,
+            message=g.message,
+            area_id=g.area_id,
+            category_id=g.category_id,
+            organization_id=g.organization_id,
+            suggestion_ids=g.suggestions,
+        )
 
     @strawberry.field
     async def area(self, info: GqlInfo) -> Area:
@@ -76,7 +88,7 @@ class CoverageReport:
     as_of: date
     by_category: list[CategoryCoverage]
     area_id: strawberry.Private[int]
-    all_gaps: strawberry.Private[list[CoverageGap]]
+    all_gaps: strawberry.Private[Gaps]  # made into objects only for the page asked
 
     @strawberry.field
     async def area(self, info: GqlInfo) -> Area:
@@ -95,6 +107,5 @@ class CoverageReport:
             raise ValidationFailed(f"'first' must be between 0 and {limit}.", field=["first"])
         if kinds is not None and len(kinds) > len(GapKind):
             raise ValidationFailed("List each gap kind at most once.", field=["kinds"])
-        wanted = set(kinds) if kinds is not None else None
-        found = [g for g in self.all_gaps if wanted is None or g.kind in wanted]
-        return found[:n]
+        found = self.all_gaps if kinds is None else self.all_gaps.of_kinds(kinds)
+        return [CoverageGap.from_gap(g) for g in found[:n]]

@@ -27,27 +27,23 @@ def map_areas(
     d = report.data
     tl = LEVEL[AreaLevel(report.result.target_level)]
     targets = np.flatnonzero(d.level == tl)
-    pos = {int(t): i for i, t in enumerate(targets.tolist())}
-    index = {int(a): i for i, a in enumerate(d.area_ids.tolist())}
-    anc = ancestors(d.parent, d.level)
-    severity = [0.0] * len(targets)
-    for g in report.result.gaps:
-        if category_id is not None and g.category_id not in (None, category_id):
-            continue
-        t = int(anc[index[g.area_id], tl])
-        if t >= 0:
-            severity[pos[t]] += g.severity
+    pos = np.full(d.n + 1, -1, dtype=np.int64)  # pos[-1]: above the judged level
+    pos[targets] = np.arange(len(targets))
+    gaps = report.result.gaps
+    t = pos[ancestors(d.parent, d.level)[gaps.area_index, tl]]
+    keep = t >= 0
+    if category_id is not None:
+        keep &= np.isin(gaps.category_id, [-1, category_id])
+    severity = np.zeros(len(targets), dtype=np.float64)
+    np.add.at(severity, t[keep], gaps.severity[keep])
     areas = []
-    for i, t in enumerate(targets.tolist()):
-        b = boundaries.get(int(d.area_ids[t]))
+    for i, a in enumerate(targets.tolist()):
+        b = boundaries.get(int(d.area_ids[a]))
         ring = [(float(x), float(y)) for x, y, *_ in b["coordinates"][0]] if b else None
-        areas.append(MapArea(label=d.names[t], severity=severity[i], ring=ring))
-    a, b = d.neighbors
-    edges = [
-        (pos[x], pos[y])
-        for x, y in zip(a.tolist(), b.tolist(), strict=True)
-        if x in pos and y in pos
-    ]
+        areas.append(MapArea(label=d.names[a], severity=float(severity[i]), ring=ring))
+    na, nb = (pos[x] for x in d.neighbors)
+    both = (na >= 0) & (nb >= 0)
+    edges = list(zip(na[both].tolist(), nb[both].tolist(), strict=True))
     return areas, edges
 
 

@@ -282,3 +282,20 @@ def test_where_capacity_runs_short_the_more_severe_gap_gets_the_suggestion() -> 
         if g.kind is K.NO_PROVIDER
     }
     assert picks == {r.area_id("G1"): (), r.area_id("G3"): (r.org_id("A"),)}
+
+
+def test_a_page_of_gaps_of_some_kinds_is_the_head_of_the_whole_list() -> None:
+    # given a region with gaps of several kinds (no provider, single provider, visits)
+    areas = line_of_grids(6)
+    for i, a in enumerate(areas[2:]):
+        a.households, a.visits = 100 + 10 * i, (0, 0, i % 2)
+    r = Region(areas, [Org("P", "G1")], line(6), [("P", "G1", 1), ("P", "G4", 1)])
+    result = coverage_gaps(r.data(), Rules(max_hops=1))
+    every = list(result.gaps)
+    assert {g.kind for g in every} >= {K.NO_PROVIDER, K.SINGLE_PROVIDER, K.INSUFFICIENT_ACTIVITY}
+    # then a page of some kinds, read without making the rest, is the head of the filtered list
+    wanted = (K.NO_PROVIDER, K.INSUFFICIENT_ACTIVITY)
+    page = list(result.gaps.of_kinds(wanted)[:3])
+    assert page == [g for g in every if g.kind in wanted][:3]
+    assert [result.gaps[i] for i in range(len(every))] == every
+    assert result.gaps[-1] == every[-1]

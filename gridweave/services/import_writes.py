@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.models import Role
 from gridweave.services import audit
 from gridweave.services.access import Actor, Grant
-from gridweave.services.imports import (
+from gridweave.services.import_plan import (
     COUNT_KEYS,
     AreaNode,
     ImportResult,
@@ -20,8 +20,8 @@ from gridweave.services.imports import (
     Outcome,
     Plan,
     Progress,
-    check_book,
 )
+from gridweave.services.imports import check_book, driver, off_loop
 from gridweave.services.organizations import HIERARCHY_LOCK
 from gridweave.services.sheets import AREA_SHEET, ORGANIZATION_SHEET, SERVICE_SHEET, Book
 
@@ -42,7 +42,7 @@ async def run_import(
 ) -> ImportResult:
     """Check the whole file; unless it is a dry run and when nothing is wrong, write it all."""
     plan = await check_book(session, actor=actor, book=book, area_code=area_code, progress=progress)
-    pairs = _service_changes(plan)
+    pairs = await off_loop(_service_changes, plan)
     if plan.problems:
         status = "refused"
     elif dry_run:
@@ -51,7 +51,7 @@ async def run_import(
         status = "applied"
         await _write(session, plan, pairs, progress)
         await _record(session, actor, plan, pairs)
-    outcomes, counts = _outcomes(plan, pairs)
+    outcomes, counts = await off_loop(_outcomes, plan, pairs)
     return ImportResult(book.name, dry_run, status, plan.problems, outcomes, counts)
 
 
@@ -67,12 +67,6 @@ def _service_changes(plan: Plan) -> Pairs:
         add = {(a, c) for a, c in wanted if a.id is None or (a.id, c) not in stored}
         out[org] = (add, stored - keep)
     return out
-
-
-async def _driver(session: AsyncSession) -> Any:
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
 
 
 async def _ids(apg: Any, table: str, n: int) -> list[int]:
@@ -109,7 +103,7 @@ def _parents_first(nodes: Iterable[Any]) -> list[Any]:
 async def _write(
     session: AsyncSession, plan: Plan, pairs: Pairs, progress: Progress | None
 ) -> None:
-    apg = await _driver(session)
+    apg = await driver(session)
     total = len(plan.areas) + len(plan.orgs) + sum(len(a) + len(r) for a, r in pairs.values())
     done = 0
 

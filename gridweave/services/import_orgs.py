@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gridweave.errors import DomainError
 from gridweave.models import OrganizationKind
 from gridweave.services import organizations as org_rules
 from gridweave.services.import_plan import AreaNode, CheckState, OrgNode, catch, stored_path
@@ -200,9 +201,11 @@ class OrgChecks(CheckState):
         ix: dict[str, int],
         m: _Matching,
     ) -> OrgNode | None:
-        name = ""
-        with catch(self.problems, sheet, line, "name"):
+        try:
             name = clean_name(values[ix["name"]] or "", field=["name"])
+        except DomainError as e:
+            name = ""
+            self.problem(sheet, line, "name", e.message)
         kind = self._kind(sheet, line, values[ix["kind"]])
         code = None
         if raw_code := values[ix["credit_code"]]:

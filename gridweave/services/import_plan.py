@@ -155,6 +155,9 @@ class CheckState:
 
     def code_at(self, sheet: SheetRows, line: int, raw: str | None, key: str) -> str | None:
         """The cell's code, or None (blank, or refused: then the problem is reported)."""
+        found = self._codes.get(raw) if raw is not None else None
+        if type(found) is str:
+            return found
         with catch(self.problems, sheet, line, key):
             return self.code(raw, key)
         return None

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridweave.errors import DomainError
 from gridweave.services import organizations as org_rules
 from gridweave.services.import_orgs import OrgChecks
-from gridweave.services.import_plan import AreaNode, OrgNode, Plan, catch
+from gridweave.services.import_plan import AreaNode, OrgNode, Plan
 from gridweave.services.sheets import SheetRows, split_categories
 
 
@@ -90,8 +91,10 @@ class ServiceChecks(OrgChecks):
         if area is None or not area.placed:
             self.problem(sheet, line, "served_code", f"Unknown area code {code or ''}.".strip())
             return None
-        with catch(self.problems, sheet, line, "served_code"):
+        try:
             org_rules.check_service_area_reach(
                 self.actor, home_path=org.area.path, area_path=area.path, field=["served_code"]
             )
+        except DomainError as e:
+            self.problem(sheet, line, "served_code", e.message)
         return area

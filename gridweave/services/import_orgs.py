@@ -237,22 +237,7 @@ class OrgChecks(CheckState):
             return None
         if stored is None:
             return OrgNode(name, kind.value if kind else "", home, credit_code=code, line=line)
-        node = OrgNode(
-            stored["name"],
-            stored["kind"],
-            home,
-            id=stored["id"],
-            credit_code=stored["credit_code"],
-            parent_id=stored["parent_id"],
-            line=line,
-        )
-        if name != node.name:
-            node.changes["name"] = name
-        if kind and kind.value != node.kind:
-            node.changes["kind"] = kind.value
-        if code and code != node.credit_code:
-            node.changes["credit_code"] = code
-        return node
+        return _matched(stored, home, line, name, kind, code)
 
     def _stored_match(
         self,
@@ -399,3 +384,30 @@ class OrgChecks(CheckState):
                     current = given[id(current)]
                 else:
                     current = current.parent_id if current.id is not None else None
+
+
+def _matched(
+    stored: dict[str, Any],
+    home: AreaNode,
+    line: int,
+    name: str,
+    kind: OrganizationKind | None,
+    code: str | None,
+) -> OrgNode:
+    """A stored organization matched by a row, with what the row changes."""
+    node = OrgNode(
+        stored["name"],
+        stored["kind"],
+        home,
+        id=stored["id"],
+        credit_code=stored["credit_code"],
+        parent_id=stored["parent_id"],
+        line=line,
+    )
+    if name != node.name:
+        node.changes["name"] = name
+    if kind and kind.value != node.kind:
+        node.changes["kind"] = kind.value
+    if code and code != node.credit_code:
+        node.changes["credit_code"] = code
+    return node

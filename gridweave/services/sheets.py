@@ -278,11 +278,18 @@ def _read_rows(
     take = [positions.get(c.key, MAX_COLUMNS) for c in spec.columns]  # MAX_COLUMNS: absent
     pad = (None,) * (MAX_COLUMNS + 1)
     room = MAX_ROWS - book.row_count
+    texts: dict[str, str] = {}
     for n, raw in enumerate(rows, start=2):
         padded = (*raw, *pad)
-        # text cells (nearly all) stripped inline: a city's file has over a million cells
+        # Text cells (nearly all) are stripped inline, and one object is kept per distinct text
+        # (as openpyxl's shared strings do): a city's file has over a million cells.
         values = tuple(
-            [(v.strip() or None) if type(v := padded[i]) is str else _cell_text(v) for i in take]
+            [
+                (texts.setdefault(t, t) if (t := v.strip()) else None)
+                if type(v := padded[i]) is str
+                else _cell_text(v)
+                for i in take
+            ]
         )
         if not any(values):
             continue
@@ -358,9 +365,13 @@ def _calamine_sheets(data: bytes) -> Sheets:
 
 
 def _calamine_rows(book: CalamineWorkbook, title: str) -> Iterator[Sequence[Any]]:
-    # padded from A1 (calamine's own range starts at the first cell holding a value), so that
-    # each row's number and each column's letter are the ones Excel shows
-    yield from book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+    """Row by row from row 1, each padded from column A (calamine's rows start at the first
+    column holding a value), so that every row number and column letter is the one Excel shows;
+    tests/services/test_sheet_reading.py holds calamine to both."""
+    sheet = book.get_sheet_by_name(title)
+    pad = [""] * sheet.start[1] if sheet.start else []
+    for row in sheet.iter_rows():
+        yield pad + row if pad else row
 
 
 def _openpyxl_sheets(data: bytes) -> Sheets:

@@ -133,3 +133,21 @@ def _with_cells(data: bytes, errors: dict[str, str]) -> bytes:
                 body = text.encode()
             dst.writestr(item, body)
     return out.getvalue()
+
+
+def test_the_headers_are_row_1_even_below_a_blank_one() -> None:
+    """Row numbers stay Excel's: a blank first row is not skipped to find the headers."""
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out)
+    ws = wb.add_worksheet("组织")
+    ws.write_row(1, 0, HEADERS)
+    ws.write_row(2, 0, ["阳光社区党委", "党组织", None, "S1"])
+    wb.close()
+    by_openpyxl = Book("x.xlsx")
+    _read_sheets(by_openpyxl, _openpyxl_sheets(out.getvalue()), None)
+
+    book = read_file(out.getvalue(), name="x.xlsx")
+
+    assert [(p.sheet, p.row, p.column) for p in book.problems] == [("组织", 1, None)]
+    assert "Missing column" in book.problems[0].message
+    assert book.problems == by_openpyxl.problems

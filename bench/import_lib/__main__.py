@@ -5,7 +5,8 @@
 3. The organization rows are emptied; COPY of the same rows (the rows the export came from, as
    CSV) is timed as the baseline; emptied again.
 4. The dry run, the real run, and a second real run of the same file (nothing to change), each in
-   a child process of its own: wall time per phase and the child's peak RSS.
+   a child process of its own: wall time per phase (read: python-calamine's parse into rows)
+   and the child's peak RSS.
 5. The imported rows are compared with the baseline's: the same organizations, parents and
    service areas (by name, area and category), or the bench fails.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -205,6 +207,7 @@ async def main(database: str) -> int:
     settings = Settings()
     url = url_for(settings, database)
     WORK.mkdir(exist_ok=True)
+    load_before = os.getloadavg()
     log(f"database {database}: migrating, loading the city demo when missing")
     await prepare(url, settings)
     conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -271,6 +274,12 @@ async def main(database: str) -> int:
         f"{real['rows']:,} spreadsheet rows ({book.stat().st_size / 1e6:.1f} MB workbook)"
     )
     out(table(rows))
+    out(
+        "load average (1, 5, 15 min): at the start "
+        + ", ".join(f"{x:.1f}" for x in load_before)
+        + "; at the end "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
     write_ratio = real["phases"]["write"] / copy_s
     out(
         f"import: real run {real['seconds']:.1f} s = {real['seconds'] / copy_s:.1f}x COPY "

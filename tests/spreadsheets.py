@@ -11,8 +11,8 @@ import openpyxl
 
 from gridweave.db import Sessionmaker
 from gridweave.services.access import Actor
+from gridweave.services.import_plan import ImportResult
 from gridweave.services.import_writes import run_import
-from gridweave.services.imports import ImportResult
 from gridweave.services.sheets import SHEET_BY_KIND, read_file
 
 

@@ -13,7 +13,7 @@ from gridweave.errors import Forbidden
 from gridweave.models import AreaLevel, OrganizationKind
 from gridweave.services.access import Actor, read_policy, require_actor
 from gridweave.services.areas import get_area
-from gridweave.services.imports import COUNT_KEYS
+from gridweave.services.import_plan import COUNT_KEYS
 from gridweave.services.sheets import AREAS, KIND_LABELS, LEVEL_LABELS, ORGANIZATIONS, SERVICE_AREAS
 from gridweave.services.subtree import in_subtree_sql
 from gridweave.services.workbooks import write_workbook

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.errors import NotFound
 from gridweave.models import ImportReport, ImportReportLine
 from gridweave.services.access import Actor, require_actor
-from gridweave.services.imports import ImportResult
+from gridweave.services.import_plan import ImportResult
 
 KEEP_DAYS = 30
 OUTCOMES = ("problem", "created", "updated", "unchanged")

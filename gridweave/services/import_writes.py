@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.models import Role
 from gridweave.services import audit
 from gridweave.services.access import Actor, Grant
-from gridweave.services.imports import (
+from gridweave.services.import_plan import (
     COUNT_KEYS,
     AreaNode,
     ImportResult,
@@ -20,8 +20,8 @@ from gridweave.services.imports import (
     Outcome,
     Plan,
     Progress,
-    check_book,
 )
+from gridweave.services.imports import check_book, driver, off_loop
 from gridweave.services.organizations import HIERARCHY_LOCK
 from gridweave.services.sheets import AREA_SHEET, ORGANIZATION_SHEET, SERVICE_SHEET, Book
 
@@ -42,7 +42,7 @@ async def run_import(
 ) -> ImportResult:
     """Check the whole file; unless it is a dry run and when nothing is wrong, write it all."""
     plan = await check_book(session, actor=actor, book=book, area_code=area_code, progress=progress)
-    pairs = _service_changes(plan)
+    pairs = await off_loop(_service_changes, plan)
     if plan.problems:
         status = "refused"
     elif dry_run:
@@ -51,7 +51,7 @@ async def run_import(
         status = "applied"
         await _write(session, plan, pairs, progress)
         await _record(session, actor, plan, pairs)
-    outcomes, counts = _outcomes(plan, pairs)
+    outcomes, counts = await off_loop(_outcomes, plan, pairs)
     return ImportResult(book.name, dry_run, status, plan.problems, outcomes, counts)
 
 
@@ -63,16 +63,13 @@ def _service_changes(plan: Plan) -> Pairs:
     out: Pairs = {}
     for org, wanted in plan.service.items():
         stored = plan.stored_pairs.get(org.id, set()) if org.id is not None else set()
+        if not stored:
+            out[org] = (set(wanted), set())
+            continue
         keep = {(a.id, c) for a, c in wanted if a.id is not None}
         add = {(a, c) for a, c in wanted if a.id is None or (a.id, c) not in stored}
         out[org] = (add, stored - keep)
     return out
-
-
-async def _driver(session: AsyncSession) -> Any:
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
 
 
 async def _ids(apg: Any, table: str, n: int) -> list[int]:
@@ -109,7 +106,7 @@ def _parents_first(nodes: Iterable[Any]) -> list[Any]:
 async def _write(
     session: AsyncSession, plan: Plan, pairs: Pairs, progress: Progress | None
 ) -> None:
-    apg = await _driver(session)
+    apg = await driver(session)
     total = len(plan.areas) + len(plan.orgs) + sum(len(a) + len(r) for a, r in pairs.values())
     done = 0
 
@@ -121,29 +118,33 @@ async def _write(
 
     if any(o.parent is not None for o in plan.orgs):
         await apg.execute("SELECT pg_advisory_xact_lock($1)", HIERARCHY_LOCK)
-    # areas
-    new_areas = _parents_first(a for a in plan.areas if a.new)
-    for node, new_id in zip(new_areas, await _ids(apg, "areas", len(new_areas)), strict=True):
+    await _write_areas(apg, plan.areas)
+    tick(len(plan.areas))
+    await _write_orgs(apg, plan.orgs)
+    tick(len(plan.orgs))
+    tick(await _write_service(apg, pairs))
+
+
+async def _write_areas(apg: Any, areas: list[AreaNode]) -> None:
+    new = _parents_first(a for a in areas if a.new)
+    for node, new_id in zip(new, await _ids(apg, "areas", len(new)), strict=True):
         node.id, node.created = new_id, True
         node.path = f"{node.parent.path if node.parent else '/'}{new_id}/"
-    await _copy(
-        apg,
-        "areas",
-        ("id", "name", "code", "level", "parent_id", "path", *COUNT_KEYS),
-        [
-            (
-                a.id,
-                a.name,
-                a.code,
-                a.level.value if a.level else None,
-                a.parent.id if a.parent else None,
-                a.path,
-                *(a.counts.get(k, 0) for k in COUNT_KEYS),
-            )
-            for a in new_areas
-        ],
-    )
-    changed = [a for a in plan.areas if not a.new and a.changes]
+    records = [
+        (
+            a.id,
+            a.name,
+            a.code,
+            a.level.value if a.level else None,
+            a.parent.id if a.parent else None,
+            a.path,
+            *(a.counts.get(k, 0) for k in COUNT_KEYS),
+        )
+        for a in new
+    ]
+    columns = ("id", "name", "code", "level", "parent_id", "path", *COUNT_KEYS)
+    await _copy(apg, "areas", columns, records)
+    changed = [a for a in areas if not a.new and a.changes]
     if changed:
         sets = ", ".join(f"{k} = coalesce(t.{k}, a.{k})" for k in ("name", *COUNT_KEYS))
         await apg.execute(
@@ -154,22 +155,17 @@ async def _write(
             [a.changes.get("name") for a in changed],
             *([a.changes.get(k) for a in changed] for k in COUNT_KEYS),
         )
-    tick(len(plan.areas))
-    # organizations
-    new_orgs = _parents_first(o for o in plan.orgs if o.new)
-    for org, new_id in zip(new_orgs, await _ids(apg, "organizations", len(new_orgs)), strict=True):
+
+
+async def _write_orgs(apg: Any, orgs: list[OrgNode]) -> None:
+    new = await off_loop(_parents_first, (o for o in orgs if o.new))
+    for org, new_id in zip(new, await _ids(apg, "organizations", len(new)), strict=True):
         org.id, org.created = new_id, True
-    await _copy(
-        apg,
-        "organizations",
-        ("id", "name", "kind", "credit_code", "area_id", "area_path", "parent_id"),
-        [
-            (o.id, o.name, o.kind, o.credit_code, o.area.id, o.area.path, _id(o.parent))
-            for o in new_orgs
-        ],
-    )
-    changed_orgs = [o for o in plan.orgs if not o.new and o.changes]
-    if changed_orgs:
+    records = await off_loop(_org_records, new)
+    columns = ("id", "name", "kind", "credit_code", "area_id", "area_path", "parent_id")
+    await _copy(apg, "organizations", columns, records)
+    changed = [o for o in orgs if not o.new and o.changes]
+    if changed:
         await apg.execute(
             "UPDATE organizations o SET name = coalesce(t.name, o.name),"
             " kind = coalesce(t.kind, o.kind),"
@@ -177,15 +173,23 @@ async def _write(
             " parent_id = coalesce(t.parent_id, o.parent_id)"
             " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
             " AS t(id, name, kind, credit_code, parent_id) WHERE o.id = t.id",
-            [o.id for o in changed_orgs],
-            [o.changes.get("name") for o in changed_orgs],
-            [o.changes.get("kind") for o in changed_orgs],
-            [o.changes.get("credit_code") for o in changed_orgs],
-            [_id(o.changes.get("parent_id")) for o in changed_orgs],
+            [o.id for o in changed],
+            [o.changes.get("name") for o in changed],
+            [o.changes.get("kind") for o in changed],
+            [o.changes.get("credit_code") for o in changed],
+            [_id(o.changes.get("parent_id")) for o in changed],
         )
-    tick(len(plan.orgs))
-    # service areas
-    removed = [(o.id, a, c) for o, (_, gone) in pairs.items() for a, c in gone]
+
+
+def _org_records(new: list[OrgNode]) -> list[tuple[Any, ...]]:
+    return [
+        (o.id, o.name, o.kind, o.credit_code, o.area.id, o.area.path, _id(o.parent)) for o in new
+    ]
+
+
+async def _write_service(apg: Any, pairs: Pairs) -> int:
+    """Removes and adds (area, category) rows; returns how many."""
+    removed, added = await off_loop(_pair_records, pairs)
     if removed:
         await apg.execute(
             "DELETE FROM organization_service_areas s"
@@ -195,11 +199,15 @@ async def _write(
             [r[1] for r in removed],
             [r[2] for r in removed],
         )
+    columns = ("organization_id", "area_id", "category_id")
+    await _copy(apg, "organization_service_areas", columns, added)
+    return len(added) + len(removed)
+
+
+def _pair_records(pairs: Pairs) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    removed = [(o.id, a, c) for o, (_, gone) in pairs.items() for a, c in gone]
     added = [(o.id, a.id, c) for o, (add, _) in pairs.items() for a, c in add]
-    await _copy(
-        apg, "organization_service_areas", ("organization_id", "area_id", "category_id"), added
-    )
-    tick(len(added) + len(removed))
+    return removed, added
 
 
 def _id(node: OrgNode | None) -> int | None:
@@ -223,6 +231,23 @@ def _common_path(paths: Iterable[str]) -> str | None:
 
 async def _record(session: AsyncSession, actor: Actor | None, plan: Plan, pairs: Pairs) -> None:
     """One ledger entry for the batch: counts, and the ids of every row created or changed."""
+    summary, area_path = await off_loop(_summary, plan, pairs)
+    if summary is None:
+        return  # a second import of the same file: nothing changed, nothing to record
+    if actor is OPERATOR:
+        summary["via"] = "command line"
+    await audit.record(
+        session,
+        None if actor is OPERATOR else actor,
+        "importSpreadsheet",
+        None,
+        summary,
+        area_path=area_path,
+    )
+
+
+def _summary(plan: Plan, pairs: Pairs) -> tuple[dict[str, Any] | None, str | None]:
+    """The ledger entry's summary (None when nothing changed) and the area it is filed under."""
     summary: dict[str, Any] = {"file": plan.book.name}
     touched: list[str] = []
     for key, nodes in (("areas", plan.areas), ("organizations", plan.orgs)):
@@ -244,17 +269,8 @@ async def _record(session: AsyncSession, actor: Actor | None, plan: Plan, pairs:
     }
     touched += [o.area.path for o in changed]
     if not touched:
-        return  # a second import of the same file: nothing changed, nothing to record
-    if actor is OPERATOR:
-        summary["via"] = "command line"
-    await audit.record(
-        session,
-        None if actor is OPERATOR else actor,
-        "importSpreadsheet",
-        None,
-        summary,
-        area_path=plan.scope.path if plan.scope else _common_path(touched),
-    )
+        return None, None
+    return summary, plan.scope.path if plan.scope else _common_path(touched)
 
 
 def _was_new(node: AreaNode | OrgNode) -> bool:

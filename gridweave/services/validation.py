@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 
@@ -23,16 +24,15 @@ CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
-def _control(c: str) -> bool:
-    """C0 controls but tab and line breaks, DEL, and the C1 controls (U+0080-U+009F)."""
-    o = ord(c)
-    return (o < 32 and c not in "\t\n\r") or 127 <= o <= 159
+#: C0 controls but tab and line breaks, DEL, and the C1 controls (U+0080-U+009F).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BIDI = re.compile(f"[{''.join(sorted(BIDI_CONTROLS))}]")
 
 
 def no_control_characters(value: str, *, field: list[str]) -> str:
-    if any(_control(c) for c in value):
+    if _CONTROL.search(value):
         raise ValidationFailed("This text contains control characters.", field=field)
-    if any(c in BIDI_CONTROLS for c in value):
+    if _BIDI.search(value):
         raise ValidationFailed(
             "This text contains a text-direction control character (such as U+202E), which "
             "would show it in another order than it is stored.",

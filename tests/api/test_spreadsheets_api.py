@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from gridweave.db import Sessionmaker
 from gridweave.models import Area, AuditEntry, Organization
+from gridweave.services.import_areas import AreaChecks
 from gridweave.settings import Settings
 from tests.factories import gid, make_area, make_org, make_user, token_for
 from tests.snapshot import snapshot_of
@@ -120,6 +122,38 @@ async def test_import_dry_run_then_real_run_with_a_paged_report(
         entries = (await s.scalars(select(AuditEntry))).all()
     assert {x["entityId"] for x in seen} <= ids
     assert [e.action for e in entries] == ["importSpreadsheet"]
+
+
+async def test_the_server_answers_other_requests_while_an_import_is_checked(
+    client: httpx.AsyncClient, coordinator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city's file takes seconds of checks: they must not hold the event loop. The area checks
+    wait here until another request has been answered, which only a worker thread allows."""
+    checking, answered = threading.Event(), threading.Event()
+    check_area_rows = AreaChecks.check_area_rows
+
+    def held(self: AreaChecks, sheet: Any) -> None:
+        checking.set()
+        assert answered.wait(10), "no other request was answered while the checks ran"
+        check_area_rows(self, sheet)
+
+    monkeypatch.setattr(AreaChecks, "check_area_rows", held)
+    imported: list[httpx.Response] = []
+
+    async def run_import() -> None:
+        imported.append(
+            await post(client, coordinator, xlsx(areas=[["S1-C01", "社区", "社区", "S1"]]))
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_import)
+        assert await anyio.to_thread.run_sync(checking.wait, 10)
+        other = await client.get("/imports/template.xlsx", headers=auth(coordinator))
+        answered.set()
+
+    assert other.status_code == 200
+    assert imported[0].status_code == 200, imported[0].text
+    assert imported[0].json()["summary"]["counts"]["areas"]["created"] == 1
 
 
 async def test_who_may_import_and_read_reports(

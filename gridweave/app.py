@@ -92,11 +92,14 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     async def _actor(self, token: str | None) -> Actor | None:
+        """Read afresh on every request (a revoked grant takes effect at once): one query on an
+        autocommit connection, so no BEGIN and ROLLBACK around it."""
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
             return None
-        async with self.app_state.sessionmaker() as session:
-            return await load_actor(session, user_id)
+        async with self.app_state.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await load_actor(conn, user_id)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.

@@ -161,8 +161,8 @@ async def _dataset(url: str, secret: str) -> Data:
         )
         claimants = sorted(r["id"] for r in rows)
         user_id = await conn.fetchval(
-            "INSERT INTO users (email, display_name, password_hash, failed_logins)"
-            " VALUES ('claims-bench@example.org', 'claims bench', $1, 0) RETURNING id",
+            "INSERT INTO users (email, display_name, password_hash)"
+            " VALUES ('claims-bench@example.org', 'claims bench', $1) RETURNING id",
             hash_password("claims-bench-not-for-login"),
         )
         await conn.execute(

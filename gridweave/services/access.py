@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gridweave.errors import Forbidden, Unauthenticated
 from gridweave.models import Area, Organization, Role, RoleGrant, User
@@ -116,7 +116,7 @@ async def load_grants(
     return {k: tuple(v) for k, v in result.items()}
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+async def load_actor(session: AsyncSession | AsyncConnection, user_id: int) -> Actor | None:
     """The actor behind a token's user id (one query); None when that user no longer exists."""
     rows = (
         await session.execute(

@@ -11,7 +11,6 @@ This module imports neither strawberry nor starlette, so services may call it.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -166,13 +165,9 @@ def ledger_appended() -> None:
     LEDGER_APPENDS.inc()
 
 
-@contextmanager
-def ledger_lock_wait() -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        LEDGER_LOCK_WAIT.observe(time.perf_counter() - started)
+def ledger_lock_waited(seconds: float) -> None:
+    """How long an append waited for the ledger's advisory lock, as PostgreSQL measured it."""
+    LEDGER_LOCK_WAIT.observe(seconds)
 
 
 def change_event_received() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Forbidden, ValidationFailed
@@ -34,6 +36,7 @@ from gridweave.schema.projects import (
     VerifyClaimInput,
     WithdrawClaimInput,
 )
+from gridweave.services import claims as claim_svc
 from gridweave.services import projects as svc
 from gridweave.services.access import Actor, area_scope, require_actor
 from gridweave.services.areas import get_area
@@ -161,32 +164,45 @@ def _claim_id(value: strawberry.ID) -> int:
 
 
 async def claim_service_project(info: GqlInfo, input: ClaimServiceProjectInput) -> ClaimPayload:
-    return await _claim_mutation(
-        info,
-        svc.require_claimer,
-        lambda s: svc.claim(
-            s,
-            actor=info.context.actor,
-            project_id=decode_id(input.project_id, "ServiceProject", field=[INPUT, "projectId"]),
-            claimant_id=decode_id(input.claimant_id, "Organization", field=[INPUT, "claimantId"]),
-            slots=input.slots,
-        ),
-    )
+    claimed: list[Row[Any]] = []
+
+    async def call(session: AsyncSession) -> int:
+        claimed.append(
+            await claim_svc.claim(
+                session,
+                actor=info.context.actor,
+                project_id=decode_id(
+                    input.project_id, "ServiceProject", field=[INPUT, "projectId"]
+                ),
+                claimant_id=decode_id(
+                    input.claimant_id, "Organization", field=[INPUT, "claimantId"]
+                ),
+                slots=input.slots,
+            )
+        )
+        return int(claimed[0].id)
+
+    payload = await _claim_mutation(info, claim_svc.require_claimer, call)
+    if payload.claim_pk is not None:  # committed: the payload shows the claim as written
+        info.context.loaders.claim.prime(payload.claim_pk, claimed[0])
+    return payload
 
 
 async def withdraw_claim(info: GqlInfo, input: WithdrawClaimInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
-        svc.require_claimer,
-        lambda s: svc.withdraw(s, actor=info.context.actor, claim_id=_claim_id(input.claim_id)),
+        claim_svc.require_claimer,
+        lambda s: claim_svc.withdraw(
+            s, actor=info.context.actor, claim_id=_claim_id(input.claim_id)
+        ),
     )
 
 
 async def report_completion(info: GqlInfo, input: ReportCompletionInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
-        svc.require_claimer,
-        lambda s: svc.report_completion(
+        claim_svc.require_claimer,
+        lambda s: claim_svc.report_completion(
             s,
             actor=info.context.actor,
             claim_id=_claim_id(input.claim_id),
@@ -202,7 +218,7 @@ async def verify_claim(info: GqlInfo, input: VerifyClaimInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
         svc.require_community,
-        lambda s: svc.verify(
+        lambda s: claim_svc.verify(
             s, actor=info.context.actor, claim_id=_claim_id(input.claim_id), rating=input.rating
         ),
     )

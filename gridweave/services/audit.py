@@ -114,12 +114,8 @@ async def record_bulk_load(
 
 
 _APPEND = text(
-    "WITH prev AS (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),"
-    " e AS (INSERT INTO audit_log (at, actor_id, action, entity_id, summary, previous_hash, hash)"
-    " SELECT :at, :actor_id, :action, :entity_id, CAST(:summary AS jsonb), (SELECT hash FROM prev),"
-    " encode(sha256(convert_to(coalesce((SELECT hash FROM prev), ''), 'UTF8') || :body), 'hex')"
-    " RETURNING id, previous_hash, hash)"
-    " SELECT e.id, e.previous_hash, e.hash, pg_notify(:channel, :event) FROM e"
+    "SELECT id, previous_hash, hash, lock_wait FROM audit_append(:lock, :at, :actor_id, :action,"
+    " :entity_id, CAST(:summary AS jsonb), :body, :channel, :event)"
 ).bindparams(bindparam("body", type_=LargeBinary), bindparam("at", type_=DateTime(timezone=True)))
 
 
@@ -134,15 +130,12 @@ async def append(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction and announce the change.
 
-    The transaction-scoped advisory lock makes concurrent appends queue, so the chain stays one
-    line even across processes; it is held until the caller's transaction ends. To keep that
-    short the append is two round trips after the lock: one statement reads the last hash,
-    inserts the entry with its hash computed in PostgreSQL (sha256 over the previous hash and
-    the canonical body, exactly what :func:`chain_hash` computes) and queues the NOTIFY. The
-    statement after the lock sees every entry committed before it (each statement takes a new
-    snapshot under READ COMMITTED), so no entry is lost and the chain verifies."""
-    with metrics.ledger_lock_wait():
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    One statement (``audit_append``, migration 0008) takes the transaction-scoped advisory lock,
+    so concurrent appends queue and the chain stays one line even across processes, then reads
+    the last hash, inserts the entry with its hash computed in PostgreSQL (sha256 over the
+    previous hash and the canonical body, exactly what :func:`chain_hash` computes) and queues
+    the NOTIFY. The lock is held until the caller's transaction ends: one round trip (the
+    commit) after the append."""
     at = datetime.now(UTC)
     clean = orjson.loads(orjson.dumps(_scrub(summary), default=str))
     actor_id = actor.user_id if actor else None
@@ -152,6 +145,7 @@ async def append(
         await session.execute(
             _APPEND,
             {
+                "lock": _CHAIN_LOCK,
                 "at": at,
                 "actor_id": actor_id,
                 "action": action,
@@ -163,6 +157,7 @@ async def append(
             },
         )
     ).one()
+    metrics.ledger_lock_waited(row.lock_wait)
     metrics.ledger_appended()
     return AuditEntry(
         id=row.id,

@@ -25,7 +25,6 @@ from websockets.exceptions import ConnectionClosed
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.security import issue_token
-from gridweave.services import projects as svc
 from gridweave.services.access import AreaScope
 from gridweave.settings import Settings
 from gridweave.subscriptions import ProjectEvents
@@ -275,7 +274,7 @@ async def test_a_slow_consumer_is_dropped_and_the_others_keep_their_events(
         org = await make_org(sessionmaker, area=community)
         async with unit_of_work(sessionmaker) as s:
             claims.append(
-                await svc.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
+                await claims.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
             )
     hub = ProjectEvents(sessionmaker, max_pending=3)
     slow = hub.open(area_path=street.path, scope=AreaScope(None))

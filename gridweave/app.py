@@ -35,7 +35,6 @@ from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
 from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
-from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, token_expires_at, user_id_from_token
@@ -113,7 +112,6 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             sessionmaker=sm,
             settings=self.settings,
             actor=await self._actor(token),
-            loaders=Loaders(sm),
             request=request,
             response=response,
             project_events=getattr(self.app_state, "project_events", None),

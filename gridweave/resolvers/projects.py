@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Forbidden, ValidationFailed
@@ -164,28 +162,18 @@ def _claim_id(value: strawberry.ID) -> int:
 
 
 async def claim_service_project(info: GqlInfo, input: ClaimServiceProjectInput) -> ClaimPayload:
-    claimed: list[Row[Any]] = []
-
-    async def call(session: AsyncSession) -> int:
-        claimed.append(
-            await claim_svc.claim(
-                session,
-                actor=info.context.actor,
-                project_id=decode_id(
-                    input.project_id, "ServiceProject", field=[INPUT, "projectId"]
-                ),
-                claimant_id=decode_id(
-                    input.claimant_id, "Organization", field=[INPUT, "claimantId"]
-                ),
-                slots=input.slots,
-            )
+    async def work(session: AsyncSession) -> ClaimPayload:
+        claim_svc.require_claimer(info.context.actor)
+        row = await claim_svc.claim(
+            session,
+            actor=info.context.actor,
+            project_id=decode_id(input.project_id, "ServiceProject", field=[INPUT, "projectId"]),
+            claimant_id=decode_id(input.claimant_id, "Organization", field=[INPUT, "claimantId"]),
+            slots=input.slots,
         )
-        return int(claimed[0].id)
+        return ClaimPayload(claim_pk=row.id, written=row)
 
-    payload = await _claim_mutation(info, claim_svc.require_claimer, call)
-    if payload.claim_pk is not None:  # committed: the payload shows the claim as written
-        info.context.loaders.claim.prime(payload.claim_pk, claimed[0])
-    return payload
+    return await mutate(info, ClaimPayload, work)
 
 
 async def withdraw_claim(info: GqlInfo, input: WithdrawClaimInput) -> ClaimPayload:

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import (
     BigInteger,
     Integer,
     Row,
     Select,
+    Table,
     Text,
     bindparam,
     exists,
@@ -103,16 +104,17 @@ def _claim_facts() -> Select[Any]:
 
 
 _CLAIM_FACTS = _claim_facts()
+_CLAIMS = cast(Table, Claim.__table__)
 #: The new claim as ``claim_rows`` reads it (the project's area path given, not looked up).
-_INSERT_CLAIM = (
-    insert(Claim.__table__)
+_INSERT_CLAIM: Any = (
+    insert(_CLAIMS)
     .values(
         project_id=bindparam("project_id", type_=BigInteger),
         claimant_id=bindparam("claimant_id", type_=BigInteger),
         slots=bindparam("slots", type_=Integer),
     )
     .returning(
-        *(c for c in CLAIM_COLUMNS if c.table is Claim.__table__),
+        *(c for c in CLAIM_COLUMNS if c.table is _CLAIMS),
         bindparam("area_path", type_=Text).label("area_path"),
     )
 )

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.security import issue_token
+from gridweave.services import claims as claim_svc
 from gridweave.services.access import AreaScope
 from gridweave.settings import Settings
 from gridweave.subscriptions import ProjectEvents
@@ -273,9 +274,8 @@ async def test_a_slow_consumer_is_dropped_and_the_others_keep_their_events(
     for _ in range(5):
         org = await make_org(sessionmaker, area=community)
         async with unit_of_work(sessionmaker) as s:
-            claims.append(
-                await claims.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
-            )
+            row = await claim_svc.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
+            claims.append(row.id)
     hub = ProjectEvents(sessionmaker, max_pending=3)
     slow = hub.open(area_path=street.path, scope=AreaScope(None))
     fast = hub.open(area_path=street.path, scope=AreaScope(None))

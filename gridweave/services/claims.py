@@ -1,32 +1,30 @@
 """Claims on service projects (认领): claim, withdraw, report completion, verify.
 
 A claim is checked on one plain read (the claimant and the project, with whether the claimant
-already holds a live claim), then one INSERT takes the places: the counting trigger locks the
-project row, and the check ``claimed_slots <= slots`` refuses a place that a concurrent claim took
-in between (answered NO_SLOTS_LEFT, like the check before it). The project row stays locked for
-three round trips: that insert, the ledger's append (one statement, lock included) and the
-commit. Withdrawals, reports and verifications lock the project row first (``FOR UPDATE``), then
-the claim."""
+already holds a live claim), then one statement locks the project row, inserts the claim and
+appends its ledger entry: the counting trigger and the check ``claimed_slots <= slots`` refuse a
+place that a concurrent claim took in between (answered NO_SLOTS_LEFT, like the check before it).
+The project row stays locked for that statement and the commit: the claims queued on a popular
+project wait for one statement and one commit each, not for the whole request. Withdrawals,
+reports and verifications lock the project row first (``FOR UPDATE``), then the claim."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
-    Integer,
     Row,
     Select,
-    Table,
-    Text,
     bindparam,
     exists,
-    insert,
     literal,
+    literal_column,
     select,
+    text,
     true,
 )
 from sqlalchemy.exc import IntegrityError
@@ -98,26 +96,29 @@ def _claim_facts() -> Select[Any]:
     )
     claimant = select(Organization.area_path).where(Organization.id == claimant_id)
     one = select(literal(1).label("one")).subquery("one")
-    return select(claimant.scalar_subquery().label("claimant_path"), *project.c).select_from(
-        one.outerjoin(project, true())
-    )
+    return select(
+        claimant.scalar_subquery().label("claimant_path"),
+        literal_column("nextval('claims_id_seq')").label("new_id"),
+        *project.c,
+    ).select_from(one.outerjoin(project, true()))
 
 
 _CLAIM_FACTS = _claim_facts()
-_CLAIMS = cast(Table, Claim.__table__)
-#: The new claim as ``claim_rows`` reads it (the project's area path given, not looked up).
-_INSERT_CLAIM: Any = (
-    insert(_CLAIMS)
-    .values(
-        project_id=bindparam("project_id", type_=BigInteger),
-        claimant_id=bindparam("claimant_id", type_=BigInteger),
-        slots=bindparam("slots", type_=Integer),
-    )
-    .returning(
-        *(c for c in CLAIM_COLUMNS if c.table is _CLAIMS),
-        bindparam("area_path", type_=Text).label("area_path"),
-    )
-)
+_CLAIM_ENTITY = "'Claim:' || claim.id"
+_CLAIMED = ", ".join(c.name for c in CLAIM_COLUMNS if c.table is Claim.__table__)
+#: The claim and its ledger entry, in this order: the project row is locked first (as by every
+#: write on its places), then the ledger (``audit_append`` needs the new row: LATERAL); the
+#: counting trigger and the constraints refuse what a concurrent claim took since the read.
+#: The row is the new claim as ``claim_rows`` reads it (the area path given, not looked up).
+_WRITE_CLAIM = text(
+    "WITH project AS (SELECT id FROM service_projects WHERE id = :project_id FOR UPDATE),"
+    " claim AS (INSERT INTO claims (id, project_id, claimant_id, slots)"
+    " SELECT CAST(:claim_id AS bigint), id, CAST(:claimant_id AS bigint), CAST(:slots AS integer)"
+    f" FROM project RETURNING {_CLAIMED})"
+    f" SELECT claim.*, CAST(:area_path AS text) AS area_path,"
+    f" {audit.PendingEntry.COLUMNS.format(alias='entry')} FROM claim,"
+    f" LATERAL {audit.PendingEntry.CALL.format(entity=_CLAIM_ENTITY)} AS entry"
+).bindparams(*audit.PendingEntry.BINDS)
 
 
 async def claim(
@@ -163,28 +164,25 @@ async def claim(
             code=ErrorCode.NO_SLOTS_LEFT,
             field=[INPUT, "slots" if left else "projectId"],
         )
-    try:
-        new = (
-            await session.execute(
-                _INSERT_CLAIM,
-                {
-                    "project_id": project_id,
-                    "claimant_id": claimant_id,
-                    "slots": places,
-                    "area_path": row.area_path,
-                },
-            )
-        ).one()
-    except IntegrityError as e:
-        refuse_constraint(e)
-    await audit.append(
-        session,
+    entry = audit.pending_entry(
         actor=actor,
         action="claimServiceProject",
-        entity_id=f"Claim:{new.id}",
+        entity_id=f"Claim:{row.new_id}",
         summary={"project_id": project_id, "claimant_id": claimant_id, "slots": places},
         area_path=row.area_path,
     )
+    params = {
+        "project_id": project_id,
+        "claim_id": row.new_id,
+        "claimant_id": claimant_id,
+        "slots": places,
+        "area_path": row.area_path,
+    }
+    try:
+        new = (await session.execute(_WRITE_CLAIM, params | entry.params)).one()
+    except IntegrityError as e:
+        refuse_constraint(e)
+    entry.entry(new)
     return new
 
 

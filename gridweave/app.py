@@ -41,6 +41,7 @@ from gridweave.security import bearer_token, token_expires_at, user_id_from_toke
 from gridweave.services.access import Actor, load_actor
 from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
+from gridweave.shared_subscriptions import SharedSubscriptions
 from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.subscriptions import ProjectEvents
 from gridweave.websocket import SubscriptionsOnlyHandler
@@ -163,11 +164,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         project_events.attach(listener)
         app.state.project_events = project_events
+        shared = SharedSubscriptions(max_pending=settings.ws_max_pending_events)
+        app.state.shared_subscriptions = shared
         listener.start()
         app.state.listener = listener
         try:
             yield
         finally:
+            await shared.stop()
             await project_events.stop()
             await listener.stop()
             await engine.dispose()

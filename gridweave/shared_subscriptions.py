@@ -35,6 +35,7 @@ from graphql import (
     Visitor,
     get_named_type,
     is_abstract_type,
+    is_object_type,
     parse,
     visit,
 )
@@ -42,6 +43,7 @@ from strawberry.types import ExecutionResult
 
 from gridweave.context import Context
 from gridweave.events import EventStream
+from gridweave.ops import metrics
 from gridweave.services.access import READ_POLICIES, Actor, AreaScope, area_scope
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def selected_types(schema: GraphQLSchema, document: DocumentNode) -> set[str]:
             named = get_named_type(field_type)
             if is_abstract_type(named):
                 found.update(t.name for t in schema.get_possible_types(named))
-            else:
+            elif is_object_type(named):
                 found.add(named.name)
 
     visit(document, TypeInfoVisitor(info, Collect()))
@@ -102,7 +104,7 @@ def shared_by_scope(schema: GraphQLSchema, query: str) -> bool | None:
         types = selected_types(schema, document)
     except (GraphQLError, _Unknown):
         return None
-    return {t for t in types if schema.get_type(t) is not None} <= _SHARED_BY_SCOPE
+    return types <= _SHARED_BY_SCOPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +167,8 @@ class SharedExecution:
 
     async def _run(self, schema: Any, context: Context) -> None:
         try:
-            source = await schema.stream(
-                self.key.query,
-                variable_values=orjson.loads(self.key.variables),
-                context_value=context,
-                operation_name=self.key.operation_name,
-            )
-            async with aclosing(source):
-                async for result in source:
-                    item = {"result": result, "payload": _payload(result)}
-                    for stream in list(self.members):
-                        stream.offer(item)
+            with metrics.shared_execution_running():
+                await self._stream(schema, context)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -185,6 +178,19 @@ class SharedExecution:
             self.owner.forget(self)
             for stream in list(self.members):
                 stream.close()
+
+    async def _stream(self, schema: Any, context: Context) -> None:
+        source = await schema.stream(
+            self.key.query,
+            variable_values=orjson.loads(self.key.variables),
+            context_value=context,
+            operation_name=self.key.operation_name,
+        )
+        async with aclosing(source):
+            async for result in source:
+                item = {"result": result, "payload": _payload(result)}
+                for stream in list(self.members):
+                    stream.offer(item)
 
 
 def _payload(result: Any) -> orjson.Fragment | None:

@@ -117,6 +117,12 @@ SUBSCRIPTIONS = Gauge(
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
+SHARED_EXECUTIONS = Gauge(
+    "gridweave_shared_subscription_executions",
+    "Subscription executions shared by the subscribers of one document, variables and read scope.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 SUBSCRIPTIONS_STARTED = Counter(
     "gridweave_subscriptions_started", "GraphQL subscriptions started.", registry=REGISTRY
 )
@@ -201,6 +207,15 @@ def process_exited() -> None:
     """A worker is stopping: its live gauges stop counting."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def shared_execution_running() -> Iterator[None]:
+    SHARED_EXECUTIONS.inc()
+    try:
+        yield
+    finally:
+        SHARED_EXECUTIONS.dec()
 
 
 @contextmanager

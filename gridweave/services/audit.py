@@ -147,10 +147,14 @@ class PendingEntry:
         bindparam("ledger_tail", type_=LargeBinary),
     )
 
-    def entry(self, row: Any) -> AuditEntry:
-        """The appended entry, from the :attr:`COLUMNS` of a row; records the metrics."""
+    def appended(self, row: Any) -> None:
+        """Records the metrics of the append whose :attr:`COLUMNS` ``row`` holds."""
         metrics.ledger_lock_waited(row.ledger_lock_wait)
         metrics.ledger_appended()
+
+    def entry(self, row: Any) -> AuditEntry:
+        """The appended entry, from the :attr:`COLUMNS` of a row; records the metrics."""
+        self.appended(row)
         return AuditEntry(
             id=row.ledger_id,
             at=row.ledger_at,

@@ -106,12 +106,13 @@ def _claim_facts() -> Select[Any]:
 _CLAIM_FACTS = _claim_facts()
 _CLAIM_ENTITY = "'Claim:' || claim.id"
 _CLAIMED = ", ".join(c.name for c in CLAIM_COLUMNS if c.table is Claim.__table__)
-#: The claim and its ledger entry, in this order: the project row is locked first (as by every
-#: write on its places), then the ledger (``audit_append`` needs the new row: LATERAL); the
-#: counting trigger and the constraints refuse what a concurrent claim took since the read.
-#: The row is the new claim as ``claim_rows`` reads it (the area path given, not looked up).
+#: The claim and its ledger entry, locks in the order every write on a project takes them: the
+#: project row first (the lock the counting trigger's UPDATE needs, taken before the insert),
+#: then the ledger's (``audit_append`` is called on the new row: LATERAL). The trigger and the
+#: constraints refuse what a concurrent claim took since the read. The row is the new claim as
+#: ``claim_rows`` reads it (the area path given, not looked up), with the ledger's columns.
 _WRITE_CLAIM = text(
-    "WITH project AS (SELECT id FROM service_projects WHERE id = :project_id FOR UPDATE),"
+    "WITH project AS (SELECT id FROM service_projects WHERE id = :project_id FOR NO KEY UPDATE),"
     " claim AS (INSERT INTO claims (id, project_id, claimant_id, slots)"
     " SELECT CAST(:claim_id AS bigint), id, CAST(:claimant_id AS bigint), CAST(:slots AS integer)"
     f" FROM project RETURNING {_CLAIMED})"
@@ -182,7 +183,7 @@ async def claim(
         new = (await session.execute(_WRITE_CLAIM, params | entry.params)).one()
     except IntegrityError as e:
         refuse_constraint(e)
-    entry.entry(new)
+    entry.appended(new)
     return new
 
 

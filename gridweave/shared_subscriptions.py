@@ -188,6 +188,10 @@ class SharedExecution:
         )
         async with aclosing(source):
             async for result in source:
+                if getattr(result, "errors", None):
+                    # a refusal or a dropped stream: what follows is the end, so a subscriber
+                    # who comes now starts an execution of its own and gets the errors too
+                    self.owner.forget(self)
                 item = {"result": result, "payload": _payload(result)}
                 for stream in list(self.members):
                     stream.offer(item)

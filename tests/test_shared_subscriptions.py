@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
 from gridweave.context import Context
@@ -89,4 +90,37 @@ async def test_one_execution_serves_every_subscriber_and_a_slow_one_is_dropped_a
     assert [item["result"].data async for item in slow if item] == [{"i": i} for i in range(3)]
     await asyncio.sleep(0)
     assert shared.execution_count == 0
+    await shared.stop()
+
+
+class RefusingSchema(FakeSchema):
+    """Answers every execution with an error, then ends when told to."""
+
+    async def stream(self, query: str, **_: Any) -> AsyncIterator[ExecutionResult]:
+        self.executions += 1
+
+        async def results() -> AsyncIterator[ExecutionResult]:
+            yield ExecutionResult(data=None, errors=[GraphQLError("You may not read this area.")])
+            await self.go.wait()
+
+        return results()
+
+
+async def test_a_subscriber_joining_after_a_refusal_gets_the_refusal_too() -> None:
+    shared = SharedSubscriptions(max_pending=3)
+    schema = RefusingSchema(0)
+    context = Context(sessionmaker=None, settings=Settings(), actor=None, sign_in_gate=None)  # type: ignore[arg-type]
+    key = SharingKey("subscription { x }", None, b"{}", ("scope", AreaScope(("/1/",))))
+    first = shared.join(key, schema, context)
+    refused = await anext(first)
+    assert refused is not None
+    assert refused["result"].errors
+
+    late = shared.join(key, schema, context)  # the first execution is ending: a new one starts
+    again = await asyncio.wait_for(anext(late), 5)
+
+    assert again is not None
+    assert again["result"].errors
+    assert schema.executions == 2
+    schema.go.set()
     await shared.stop()

@@ -120,7 +120,8 @@ _AT_MARK = "\u0001at"
 @dataclass(frozen=True, slots=True)
 class PendingEntry:
     """An entry ready to be appended by ``audit_append`` (migration 0008), alone (:func:`append`)
-    or inside the statement that makes the change it records (:meth:`call_sql`).
+    or inside the statement that makes the change it records (:attr:`CALL`, as
+    ``services.claims`` does).
 
     The canonical body is sent as the halves before and after its ``at`` value: PostgreSQL stamps
     the entry with its clock once the lock is granted, so ``at`` follows the chain's order."""

@@ -1,9 +1,10 @@
-"""What checking a pooled connection costs: gridweave's engine pre-pings every checkout
-(``pool_pre_ping``, so that a restarted server costs only the requests in flight). SQLAlchemy's
-asyncpg ping is three round trips (BEGIN, ';', ROLLBACK); a one-trip ping (a pool "checkout"
-event) and no ping are measured beside it, in the same run, each as checkout + ``SELECT 1``.
-Measured 2026-12-02 (load 4): no ping 222 µs, pool_pre_ping 483 µs (+0.26 ms a checkout),
-one-trip ping 617 µs (the event's own cost outweighs the two round trips it saves).
+"""What checking a pooled connection costs, so that a restarted server costs only the requests in
+flight. gridweave's engine (``gridweave.db.make_engine``) refuses, at checkout, a connection
+asyncpg already knows is closed; SQLAlchemy's ``pool_pre_ping`` on asyncpg is three round trips
+(BEGIN, ';', ROLLBACK); a one-trip ping (a pool "checkout" event) and no check at all are
+measured beside them, in the same run, each as checkout + ``SELECT 1``.
+Measured 2026-12-02 (load 4), before gridweave dropped pool_pre_ping: no ping 222 µs,
+pool_pre_ping 483 µs (+0.26 ms a checkout), one-trip ping 617 µs.
 
     .venv/bin/python -m bench.checkout            # the embedded PostgreSQL, or DATABASE_URL's
 """
@@ -20,13 +21,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from gridweave.db import server_url
+from gridweave.db import make_engine, server_url
 from gridweave.settings import Settings
 
-MODES = ("no ping", "pool_pre_ping (gridweave)", "one-trip ping")
+MODES = ("no check", "pool_pre_ping", "one-trip ping", "closed flag (gridweave)")
 
 
 def _engine(url: str, mode: str) -> AsyncEngine:
+    if mode == MODES[3]:
+        return make_engine(url, Settings())
     engine = create_async_engine(url, pool_size=5, pool_pre_ping=mode == MODES[1])
     if mode == MODES[2]:
 
@@ -65,7 +68,7 @@ async def main(n: int = 3000) -> None:
         for mode in MODES:
             times[mode].append(await per_checkout(url, mode, n))
     base = min(times[MODES[0]])
-    sys.stdout.write(f"{'checkout + SELECT 1':<28}{'best µs':>10}{'x no ping':>12}\n")
+    sys.stdout.write(f"{'checkout + SELECT 1':<28}{'best µs':>10}{'x no check':>12}\n")
     for mode in MODES:
         best = min(times[mode])
         sys.stdout.write(f"{mode:<28}{best:>10.0f}{best / base:>12.2f}\n")

@@ -35,13 +35,13 @@ from gridweave.maps import coverage_map_endpoint
 from gridweave.middleware import BodySizeLimit, DatabaseUnavailable, RequestTimeout, RequireJson
 from gridweave.ops.graphiql import graphiql_page
 from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
-from gridweave.resolvers.loaders import Loaders
 from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, token_expires_at, user_id_from_token
 from gridweave.services.access import Actor, load_actor
 from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
+from gridweave.shared_subscriptions import SharedSubscriptions
 from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.subscriptions import ProjectEvents
 from gridweave.websocket import SubscriptionsOnlyHandler
@@ -92,11 +92,14 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     async def _actor(self, token: str | None) -> Actor | None:
+        """Read afresh on every request (a revoked grant takes effect at once): one query on an
+        autocommit connection, so no BEGIN and ROLLBACK around it."""
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
             return None
-        async with self.app_state.sessionmaker() as session:
-            return await load_actor(session, user_id)
+        async with self.app_state.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await load_actor(conn, user_id)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.
@@ -110,7 +113,6 @@ class GridweaveGraphQL(GraphQL[Context, None]):
             sessionmaker=sm,
             settings=self.settings,
             actor=await self._actor(token),
-            loaders=Loaders(sm),
             request=request,
             response=response,
             project_events=getattr(self.app_state, "project_events", None),
@@ -162,11 +164,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         project_events.attach(listener)
         app.state.project_events = project_events
+        shared = SharedSubscriptions(max_pending=settings.ws_max_pending_events)
+        app.state.shared_subscriptions = shared
         listener.start()
         app.state.listener = listener
         try:
             yield
         finally:
+            await shared.stop()
             await project_events.stop()
             await listener.stop()
             await engine.dispose()

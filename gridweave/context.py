@@ -1,5 +1,6 @@
 """What every resolver gets in ``info.context``: no session (fields resolve concurrently), but the
-sessionmaker, the actor and this request's DataLoaders."""
+sessionmaker, the actor and this request's DataLoaders (made on first use: a mutation answered
+from the rows it wrote needs none, and making the thirty-odd loaders costs a request ~0.2 ms)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from gridweave.db import Sessionmaker
 from gridweave.gate import Gate
+from gridweave.resolvers.loaders import Loaders
 from gridweave.services.access import Actor
 from gridweave.settings import Settings
 
 if TYPE_CHECKING:
-    from gridweave.resolvers.loaders import Loaders
     from gridweave.services.coverage import CoverageCache
     from gridweave.subscriptions import ProjectEvents
 
@@ -22,7 +23,6 @@ class Context:
     sessionmaker: Sessionmaker
     settings: Settings
     actor: Actor | None
-    loaders: Loaders
     sign_in_gate: Gate  # one per process (per app): see resolvers.users.login
     request: Any = None
     response: Any = None
@@ -31,6 +31,17 @@ class Context:
     project_events: ProjectEvents | None = None
     token_expires_at: float | None = None
     coverage_cache: CoverageCache | None = None
+    made_loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        if self.made_loaders is None:
+            self.made_loaders = Loaders(self.sessionmaker)
+        return self.made_loaders
+
+    @loaders.setter
+    def loaders(self, loaders: Loaders) -> None:
+        self.made_loaders = loaders
 
     @property
     def client_address(self) -> str:

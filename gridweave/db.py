@@ -7,11 +7,13 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -84,14 +86,13 @@ async def prepare_database(settings: Settings) -> str:
 
 
 def make_engine(url: str, settings: Settings) -> AsyncEngine:
-    """``pool_pre_ping``: a pooled connection that a restart or failover killed is replaced before
-    it is handed out, so such an event costs only the requests in flight (tests/api/
-    test_resilience.py); one round trip per checkout on loopback."""
+    """A pooled connection that a restart or failover killed is replaced before it is handed out
+    (:func:`_refuse_closed_connection`), so such an event costs only the requests in flight
+    (tests/api/test_resilience.py)."""
     engine = create_async_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_overflow,
-        pool_pre_ping=True,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
@@ -100,7 +101,18 @@ def make_engine(url: str, settings: Settings) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine, "handle_error", _lost_connection_is_a_disconnect)
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
     return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The pool's check at checkout, instead of ``pool_pre_ping``: SQLAlchemy's ping on asyncpg
+    is three round trips (BEGIN, an empty query, ROLLBACK), and a request checks out up to three
+    connections. A backend that was terminated (a restart, a failover, ``pg_terminate_backend``)
+    sends its error and closes the socket; asyncpg marks the connection closed as soon as the
+    event loop has read that, and the pool, told so, replaces it with a new one."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 # A connection killed in the middle of a statement can also surface as asyncpg's

@@ -22,14 +22,28 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
+    NextMessage,
+    SubscribeMessage,
+)
+from strawberry.types.execution import PreExecutionError
 
+from gridweave.events import EventStream
 from gridweave.ops import metrics
+from gridweave.resolvers.projects import SlowConsumer
 from gridweave.services.access import load_actor
+from gridweave.shared_subscriptions import SharedSubscriptions, sharing_key
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "Queries and mutations go over HTTP; a WebSocket carries subscriptions only."
+_SLOW_CONSUMER = {"data": None, "errors": [SlowConsumer().formatted]}
+
+
+def _next(operation_id: str, payload: Any) -> NextMessage:
+    """A ``next`` message; ``payload`` may be JSON encoded already (an ``orjson.Fragment``)."""
+    return NextMessage(id=operation_id, type="next", payload=payload)
 
 
 def is_subscription(query: str, operation_name: str | None) -> bool:
@@ -103,4 +117,43 @@ class SubscriptionsOnlyHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         with metrics.subscription_running():
-            await super().run_operation(operation)
+            shared: SharedSubscriptions | None = getattr(
+                self.view.app_state,  # type: ignore[attr-defined]
+                "shared_subscriptions",
+                None,
+            )
+            key = None
+            if shared is not None:
+                key = await sharing_key(
+                    self.schema._schema,  # type: ignore[attr-defined]
+                    self.context,
+                    operation.query,
+                    operation.operation_name,
+                    operation.variables,
+                )
+            if shared is None or key is None:
+                await super().run_operation(operation)
+            else:
+                await self._run_shared(operation, shared.join(key, self.schema, self.context))
+
+    async def _run_shared(self, operation: Operation[Any, Any], stream: EventStream) -> None:
+        """``run_operation`` for a subscriber of a shared execution: the same messages, the
+        ``next`` payloads encoded once for every subscriber. A document refused before it runs
+        is left to strawberry's own path (which answers it, or closes the connection)."""
+        with contextlib.closing(stream):
+            first = True
+            async for item in stream:
+                if item is None:
+                    continue
+                if first and (
+                    isinstance(item["result"], PreExecutionError) or item["payload"] is None
+                ):
+                    stream.close()
+                    await super().run_operation(operation)
+                    return
+                first = False
+                await operation.send_operation_message(_next(operation.id, item["payload"]))
+            if stream.overflowed:
+                await operation.send_operation_message(_next(operation.id, _SLOW_CONSUMER))
+            complete = CompleteMessage(id=operation.id, type="complete")
+            await operation.send_operation_message(complete)

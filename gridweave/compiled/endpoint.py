@@ -332,7 +332,7 @@ class CompiledFirst:
     async def _fetch(self, sql: str, params: list[Any]) -> bytes | None:
         """None hands the request to strawberry, which reports any database error in GraphQL's
         shape (masked, with the request id) rather than as a bare HTTP 500. A lost connection is
-        invalidated and the read, being idempotent, is tried once more (the pool pre-pings, so
+        invalidated and the read, being idempotent, is tried once more (the pool refuses connections
         the retry gets a live connection)."""
         for attempt in (1, 2):
             try:

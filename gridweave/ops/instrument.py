@@ -43,20 +43,29 @@ class MetricsMiddleware:
         obs, token = observation.begin()
         status = 500
         started = time.perf_counter()
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                metrics.request_finished(
+                    obs.operation, _outcome(status, obs.outcome), time.perf_counter() - started
+                )
 
         async def tracking_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()  # before the client has its answer: a scrape after it counts this request
             await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
         finally:
             observation.end(token)
-            metrics.request_finished(
-                obs.operation, _outcome(status, obs.outcome), time.perf_counter() - started
-            )
+            record()
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         accepted = False

@@ -11,7 +11,6 @@ This module imports neither strawberry nor starlette, so services may call it.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -118,6 +117,12 @@ SUBSCRIPTIONS = Gauge(
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
+SHARED_EXECUTIONS = Gauge(
+    "gridweave_shared_subscription_executions",
+    "Subscription executions shared by the subscribers of one document, variables and read scope.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
 SUBSCRIPTIONS_STARTED = Counter(
     "gridweave_subscriptions_started", "GraphQL subscriptions started.", registry=REGISTRY
 )
@@ -166,13 +171,9 @@ def ledger_appended() -> None:
     LEDGER_APPENDS.inc()
 
 
-@contextmanager
-def ledger_lock_wait() -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        LEDGER_LOCK_WAIT.observe(time.perf_counter() - started)
+def ledger_lock_waited(seconds: float) -> None:
+    """How long an append waited for the ledger's advisory lock, as PostgreSQL measured it."""
+    LEDGER_LOCK_WAIT.observe(seconds)
 
 
 def change_event_received() -> None:
@@ -206,6 +207,15 @@ def process_exited() -> None:
     """A worker is stopping: its live gauges stop counting."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def shared_execution_running() -> Iterator[None]:
+    SHARED_EXECUTIONS.inc()
+    try:
+        yield
+    finally:
+        SHARED_EXECUTIONS.dec()
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from gridweave.schema.projects import (
     VerifyClaimInput,
     WithdrawClaimInput,
 )
+from gridweave.services import claims as claim_svc
 from gridweave.services import projects as svc
 from gridweave.services.access import Actor, area_scope, require_actor
 from gridweave.services.areas import get_area
@@ -144,32 +145,35 @@ def _claim_id(value: strawberry.ID) -> int:
 
 
 async def claim_service_project(info: GqlInfo, input: ClaimServiceProjectInput) -> ClaimPayload:
-    return await _claim_mutation(
-        info,
-        svc.require_claimer,
-        lambda s: svc.claim(
-            s,
+    async def work(session: AsyncSession) -> ClaimPayload:
+        claim_svc.require_claimer(info.context.actor)
+        row = await claim_svc.claim(
+            session,
             actor=info.context.actor,
             project_id=decode_id(input.project_id, "ServiceProject", field=[INPUT, "projectId"]),
             claimant_id=decode_id(input.claimant_id, "Organization", field=[INPUT, "claimantId"]),
             slots=input.slots,
-        ),
-    )
+        )
+        return ClaimPayload(claim_pk=row.id, written=row)
+
+    return await mutate(info, ClaimPayload, work)
 
 
 async def withdraw_claim(info: GqlInfo, input: WithdrawClaimInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
-        svc.require_claimer,
-        lambda s: svc.withdraw(s, actor=info.context.actor, claim_id=_claim_id(input.claim_id)),
+        claim_svc.require_claimer,
+        lambda s: claim_svc.withdraw(
+            s, actor=info.context.actor, claim_id=_claim_id(input.claim_id)
+        ),
     )
 
 
 async def report_completion(info: GqlInfo, input: ReportCompletionInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
-        svc.require_claimer,
-        lambda s: svc.report_completion(
+        claim_svc.require_claimer,
+        lambda s: claim_svc.report_completion(
             s,
             actor=info.context.actor,
             claim_id=_claim_id(input.claim_id),
@@ -185,7 +189,7 @@ async def verify_claim(info: GqlInfo, input: VerifyClaimInput) -> ClaimPayload:
     return await _claim_mutation(
         info,
         svc.require_community,
-        lambda s: svc.verify(
+        lambda s: claim_svc.verify(
             s, actor=info.context.actor, claim_id=_claim_id(input.claim_id), rating=input.rating
         ),
     )

@@ -211,23 +211,26 @@ class ServiceProjectPayload:
 @strawberry.type
 class ClaimPayload:
     """The claim and its project as they stand once the mutation committed: each is read only
-    when asked for (through the request's DataLoaders), outside the mutation's transaction."""
+    when asked for (through the request's DataLoaders), outside the mutation's transaction; a
+    new claim is shown as its INSERT returned it (``written``), not read again."""
 
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     claim_pk: strawberry.Private[int | None] = None
+    written: strawberry.Private[Any] = None
+
+    async def _claim_row(self, info: GqlInfo) -> Any:
+        if self.claim_pk is None or self.written is not None:
+            return self.written
+        return await info.context.loaders.claim.load(self.claim_pk)
 
     @strawberry.field
     async def claim(self, info: GqlInfo) -> Claim | None:
-        if self.claim_pk is None:
-            return None
-        row = await info.context.loaders.claim.load(self.claim_pk)
+        row = await self._claim_row(info)
         return Claim.from_row(row) if row is not None else None
 
     @strawberry.field
     async def project(self, info: GqlInfo) -> ServiceProject | None:
-        if self.claim_pk is None:
-            return None
-        claim = await info.context.loaders.claim.load(self.claim_pk)
+        claim = await self._claim_row(info)
         if claim is None:
             return None
         return ServiceProject.from_row(await info.context.loaders.project.load(claim.project_id))

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gridweave.errors import Forbidden, Unauthenticated
 from gridweave.models import Area, Organization, Role, RoleGrant, User
@@ -116,18 +116,20 @@ async def load_grants(
     return {k: tuple(v) for k, v in result.items()}
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+#: Built once: every request reads its actor.
+_ACTOR = (
+    select(RoleGrant.role, RoleGrant.area_id, Area.path, RoleGrant.organization_id)
+    .select_from(User)
+    .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+    .outerjoin(Area, Area.id == RoleGrant.area_id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(RoleGrant.id)
+)
+
+
+async def load_actor(session: AsyncSession | AsyncConnection, user_id: int) -> Actor | None:
     """The actor behind a token's user id (one query); None when that user no longer exists."""
-    rows = (
-        await session.execute(
-            select(RoleGrant.role, RoleGrant.area_id, Area.path, RoleGrant.organization_id)
-            .select_from(User)
-            .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
-            .outerjoin(Area, Area.id == RoleGrant.area_id)
-            .where(User.id == user_id)
-            .order_by(RoleGrant.id)
-        )
-    ).all()
+    rows = (await session.execute(_ACTOR, {"user_id": user_id})).all()
     if not rows:
         return None
     grants = tuple(Grant(Role(r), a, p, o) for r, a, p, o in rows if r is not None)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, LargeBinary, bindparam, func, select, text
+from sqlalchemy import LargeBinary, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.models import AuditEntry
@@ -113,14 +113,102 @@ async def record_bulk_load(
     return await record(session, actor, action, entity_id, summary, area_path=area_path)
 
 
+#: The canonical body's ``at`` value while the body is built in two halves (see PendingEntry).
+_AT_MARK = "\u0001at"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry ready to be appended by ``audit_append`` (migration 0009), alone (:func:`append`)
+    or inside the statement that makes the change it records (:attr:`CALL`, as
+    ``services.claims`` does).
+
+    The canonical body is sent as the halves before and after its ``at`` value: PostgreSQL stamps
+    the entry with its clock once the lock is granted, so ``at`` follows the chain's order."""
+
+    actor_id: int | None
+    action: str
+    entity_id: str | None
+    summary: dict[str, Any]
+    params: dict[str, Any]
+
+    #: The function call, its entity id given by the SQL expression ``{entity}``.
+    CALL = (
+        "audit_append(:ledger_lock, :ledger_actor_id, :ledger_action, {entity},"
+        " CAST(:ledger_summary AS jsonb), :ledger_head, :ledger_tail, :ledger_channel,"
+        " :ledger_event)"
+    )
+    #: What a statement selects of the call's result, aliased ``{alias}``.
+    COLUMNS = (
+        "{alias}.id AS ledger_id, {alias}.at AS ledger_at, {alias}.previous_hash AS"
+        " ledger_previous_hash, {alias}.hash AS ledger_hash, {alias}.lock_wait AS ledger_lock_wait"
+    )
+    BINDS = (
+        bindparam("ledger_head", type_=LargeBinary),
+        bindparam("ledger_tail", type_=LargeBinary),
+    )
+
+    def appended(self, row: Any) -> None:
+        """Records the metrics of the append whose :attr:`COLUMNS` ``row`` holds."""
+        metrics.ledger_lock_waited(row.ledger_lock_wait)
+        metrics.ledger_appended()
+
+    def entry(self, row: Any) -> AuditEntry:
+        """The appended entry, from the :attr:`COLUMNS` of a row; records the metrics."""
+        self.appended(row)
+        return AuditEntry(
+            id=row.ledger_id,
+            at=row.ledger_at,
+            actor_id=self.actor_id,
+            action=self.action,
+            entity_id=self.entity_id,
+            summary=self.summary,
+            previous_hash=row.ledger_previous_hash,
+            hash=row.ledger_hash,
+        )
+
+
+def pending_entry(
+    *,
+    actor: Actor | None,
+    action: str,
+    entity_id: str | None,
+    summary: dict[str, Any],
+    area_path: str | None = None,
+) -> PendingEntry:
+    clean = orjson.loads(orjson.dumps(_scrub(summary), default=str))
+    actor_id = actor.user_id if actor else None
+    body = orjson.dumps(
+        {
+            "at": _AT_MARK,
+            "actor_id": actor_id,
+            "action": action,
+            "entity_id": entity_id,
+            "summary": clean,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    # Keys are sorted: only "action" and "actor_id" come before "at", and neither can hold it.
+    head, _, tail = body.partition(orjson.dumps(_AT_MARK))
+    event = orjson.dumps({"action": action, "entity": entity_id, "area": area_path}).decode()
+    params = {
+        "ledger_lock": _CHAIN_LOCK,
+        "ledger_actor_id": actor_id,
+        "ledger_action": action,
+        "ledger_entity_id": entity_id,
+        "ledger_summary": orjson.dumps(clean).decode(),
+        "ledger_head": head,
+        "ledger_tail": tail,
+        "ledger_channel": CHANGES_CHANNEL,
+        "ledger_event": event,
+    }
+    return PendingEntry(actor_id, action, entity_id, clean, params)
+
+
 _APPEND = text(
-    "WITH prev AS (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),"
-    " e AS (INSERT INTO audit_log (at, actor_id, action, entity_id, summary, previous_hash, hash)"
-    " SELECT :at, :actor_id, :action, :entity_id, CAST(:summary AS jsonb), (SELECT hash FROM prev),"
-    " encode(sha256(convert_to(coalesce((SELECT hash FROM prev), ''), 'UTF8') || :body), 'hex')"
-    " RETURNING id, previous_hash, hash)"
-    " SELECT e.id, e.previous_hash, e.hash, pg_notify(:channel, :event) FROM e"
-).bindparams(bindparam("body", type_=LargeBinary), bindparam("at", type_=DateTime(timezone=True)))
+    f"SELECT {PendingEntry.COLUMNS.format(alias='e')}"
+    f" FROM {PendingEntry.CALL.format(entity=':ledger_entity_id')} AS e"
+).bindparams(*PendingEntry.BINDS)
 
 
 async def append(
@@ -134,46 +222,17 @@ async def append(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction and announce the change.
 
-    The transaction-scoped advisory lock makes concurrent appends queue, so the chain stays one
-    line even across processes; it is held until the caller's transaction ends. To keep that
-    short the append is two round trips after the lock: one statement reads the last hash,
-    inserts the entry with its hash computed in PostgreSQL (sha256 over the previous hash and
-    the canonical body, exactly what :func:`chain_hash` computes) and queues the NOTIFY. The
-    statement after the lock sees every entry committed before it (each statement takes a new
-    snapshot under READ COMMITTED), so no entry is lost and the chain verifies."""
-    with metrics.ledger_lock_wait():
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    at = datetime.now(UTC)
-    clean = orjson.loads(orjson.dumps(_scrub(summary), default=str))
-    actor_id = actor.user_id if actor else None
-    body = canonical(at=at, actor_id=actor_id, action=action, entity_id=entity_id, summary=clean)
-    event = orjson.dumps({"action": action, "entity": entity_id, "area": area_path}).decode()
-    row = (
-        await session.execute(
-            _APPEND,
-            {
-                "at": at,
-                "actor_id": actor_id,
-                "action": action,
-                "entity_id": entity_id,
-                "summary": orjson.dumps(clean).decode(),
-                "body": body,
-                "channel": CHANGES_CHANNEL,
-                "event": event,
-            },
-        )
-    ).one()
-    metrics.ledger_appended()
-    return AuditEntry(
-        id=row.id,
-        at=at,
-        actor_id=actor_id,
-        action=action,
-        entity_id=entity_id,
-        summary=clean,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
+    One statement (``audit_append``, migration 0009) takes the transaction-scoped advisory lock,
+    so concurrent appends queue and the chain stays one line even across processes, then stamps
+    the entry, reads the last hash, inserts the entry with its hash computed in PostgreSQL
+    (sha256 over the previous hash and the canonical body, exactly what :func:`chain_hash`
+    computes) and queues the NOTIFY. The lock is held until the caller's transaction ends: one
+    round trip (the commit) after the append."""
+    pending = pending_entry(
+        actor=actor, action=action, entity_id=entity_id, summary=summary, area_path=area_path
     )
+    row = (await session.execute(_APPEND, pending.params)).one()
+    return pending.entry(row)
 
 
 async def notify_change(

@@ -81,6 +81,9 @@ async def test_fifty_claims_at_once_exactly_the_places_win(
         )
         assert entries == places
         assert (await verify_chain(s)).valid
+        # stamped once the ledger's lock was granted: times follow the chain
+        times = (await s.scalars(select(AuditEntry.at).order_by(AuditEntry.id))).all()
+        assert times == sorted(times)
 
 
 async def test_a_withdrawal_races_a_claim_for_the_freed_place(

@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.security import issue_token
-from gridweave.services import projects as svc
+from gridweave.services import claims as claim_svc
 from gridweave.services.access import AreaScope
 from gridweave.settings import Settings
 from gridweave.subscriptions import ProjectEvents
@@ -224,6 +225,55 @@ async def test_a_claim_on_one_process_reaches_a_subscriber_on_the_other(
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def gauge(base: str, name: str, expected: float) -> float:
+    """The process's gauge ``name``, once it reads ``expected`` (or after 5 s)."""
+    found = -1.0
+    for _ in range(50):
+        async with httpx.AsyncClient(base_url=base, timeout=10) as c:
+            text = (await c.get("/metrics")).text
+        found = sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == name
+        )
+        if found == expected:
+            break
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def test_subscribers_of_one_area_scope_share_one_execution(
+    servers: tuple[str, str], sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    one, two = servers
+    _, here = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    poster = await make_org(sessionmaker, area=here)
+    team = await make_org(sessionmaker, area=here, name="共享队")
+    project = await make_project(sessionmaker, area=here, poster=poster, slots=2)
+    first = token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=here))
+    second = token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=here))
+    admin = token_for(settings, await make_user(sessionmaker, "ADMIN"))
+    executions = "gridweave_shared_subscription_executions"
+
+    # two coordinators of one community, on two connections, with the same document
+    async with ws(two, first) as a, ws(two, second) as b:
+        await subscribe(a, "1", here)
+        await subscribe(b, "7", here)
+        assert await gauge(two, executions, 1) == 1
+
+        claimed = await post(
+            one, admin, CLAIM, p=gid("ServiceProject", project.id), c=gid("Organization", team.id)
+        )
+
+        got_a, got_b = await receive(a), await receive(b)
+        assert (got_a["id"], got_b["id"]) == ("1", "7")
+        assert got_a["payload"] == got_b["payload"]
+        event = got_a["payload"]["data"]["serviceProjectEvents"]
+        assert event["claim"]["id"] == claimed["data"]["claimServiceProject"]["claim"]["id"]
+    assert await gauge(two, executions, 0) == 0
+
+
 async def test_websocket_limits(
     servers: tuple[str, str], sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
@@ -274,9 +324,8 @@ async def test_a_slow_consumer_is_dropped_and_the_others_keep_their_events(
     for _ in range(5):
         org = await make_org(sessionmaker, area=community)
         async with unit_of_work(sessionmaker) as s:
-            claims.append(
-                await svc.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
-            )
+            row = await claim_svc.claim(s, actor=admin, project_id=project.id, claimant_id=org.id)
+            claims.append(row.id)
     hub = ProjectEvents(sessionmaker, max_pending=3)
     slow = hub.open(area_path=street.path, scope=AreaScope(None))
     fast = hub.open(area_path=street.path, scope=AreaScope(None))

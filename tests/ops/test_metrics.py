@@ -35,6 +35,7 @@ EVERY_SERIES = [
     "gridweave_ledger_lock_wait_seconds_count",
     "gridweave_subscriptions_active",
     "gridweave_subscriptions_started_total",
+    "gridweave_shared_subscription_executions",
     "gridweave_websocket_connections",
     "gridweave_change_events_received_total",
     "gridweave_change_listener_connected",

@@ -17,6 +17,7 @@ from gridweave.errors import ErrorCode
 from gridweave.models import Claim, ServiceProject, ServiceProjectKind
 from gridweave.models import ServiceProjectStatus as S
 from gridweave.models.activities import ServiceActivity
+from gridweave.services import claims
 from gridweave.services import projects as svc
 from gridweave.services.access import Actor, AreaScope
 from gridweave.services.audit import verify_chain
@@ -37,14 +38,13 @@ async def status_of(sm: Sessionmaker, project_id: int) -> str:
 
 
 async def claim(sm: Sessionmaker, actor: Actor, project: Any, org: Any, slots: int = 1) -> int:
-    return int(
-        await run(
-            sm,
-            lambda s: svc.claim(
-                s, actor=actor, project_id=project.id, claimant_id=org.id, slots=slots
-            ),
-        )
+    row = await run(
+        sm,
+        lambda s: claims.claim(
+            s, actor=actor, project_id=project.id, claimant_id=org.id, slots=slots
+        ),
     )
+    return int(row.id)
 
 
 async def report(sm: Sessionmaker, actor: Actor, claim_id: int, **kw: Any) -> None:
@@ -55,7 +55,7 @@ async def report(sm: Sessionmaker, actor: Actor, claim_id: int, **kw: Any) -> No
         "completed_on": svc.region_today(),
     }
     values.update(kw)
-    await run(sm, lambda s: svc.report_completion(s, actor=actor, claim_id=claim_id, **values))
+    await run(sm, lambda s: claims.report_completion(s, actor=actor, claim_id=claim_id, **values))
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ async def test_status_follows_the_claims_from_open_to_verified(
     assert await status_of(sessionmaker, project_id) == S.CLAIMED
 
     # a withdrawn claim frees its place, and the organization may claim again
-    await run(sessionmaker, lambda s: svc.withdraw(s, actor=w["member_b"], claim_id=second))
+    await run(sessionmaker, lambda s: claims.withdraw(s, actor=w["member_b"], claim_id=second))
     assert await status_of(sessionmaker, project_id) == S.PARTIALLY_CLAIMED
     second = await claim(sessionmaker, w["member_b"], project, w["b"])
 
@@ -123,11 +123,11 @@ async def test_status_follows_the_claims_from_open_to_verified(
     assert await status_of(sessionmaker, project_id) == S.COMPLETED
 
     await run(
-        sessionmaker, lambda s: svc.verify(s, actor=w["coordinator"], claim_id=first, rating=5)
+        sessionmaker, lambda s: claims.verify(s, actor=w["coordinator"], claim_id=first, rating=5)
     )
     assert await status_of(sessionmaker, project_id) == S.COMPLETED
     await run(
-        sessionmaker, lambda s: svc.verify(s, actor=w["coordinator"], claim_id=second, rating=3)
+        sessionmaker, lambda s: claims.verify(s, actor=w["coordinator"], claim_id=second, rating=3)
     )
     assert await status_of(sessionmaker, project_id) == S.VERIFIED
 
@@ -152,7 +152,7 @@ async def test_a_report_writes_its_service_activity_in_the_same_transaction(
     # a report whose date lies before the claim is refused: no activity, claim still active
     refused = await expect_refusal(
         sessionmaker,
-        lambda s: svc.report_completion(
+        lambda s: claims.report_completion(
             s,
             actor=w["member_a"],
             claim_id=claim_id,
@@ -199,7 +199,7 @@ async def test_refusals_carry_their_code_and_write_nothing(
     elsewhere = await make_project(sessionmaker, area=w["other"], poster=w["committee"])
 
     def claim_call(actor: Actor, project: Any, org: Any, slots: int = 1) -> Any:
-        return lambda s: svc.claim(
+        return lambda s: claims.claim(
             s, actor=actor, project_id=project.id, claimant_id=org.id, slots=slots
         )
 
@@ -211,7 +211,7 @@ async def test_refusals_carry_their_code_and_write_nothing(
             "completed_on": svc.region_today(),
         }
         values.update(kw)
-        return lambda s: svc.report_completion(s, actor=actor, claim_id=claim_id, **values)
+        return lambda s: claims.report_completion(s, actor=actor, claim_id=claim_id, **values)
 
     cases: list[tuple[Any, ErrorCode, list[str] | None]] = [
         (
@@ -226,7 +226,7 @@ async def test_refusals_carry_their_code_and_write_nothing(
         (claim_call(w["member_b"], one, w["a"]), ErrorCode.FORBIDDEN, ["input", "claimantId"]),
         (claim_call(w["member_a"], elsewhere, w["a"]), ErrorCode.NOT_FOUND, ["input", "projectId"]),
         (
-            lambda s: svc.withdraw(s, actor=w["member_b"], claim_id=taken),
+            lambda s: claims.withdraw(s, actor=w["member_b"], claim_id=taken),
             ErrorCode.FORBIDDEN,
             ["input", "claimId"],
         ),
@@ -240,22 +240,22 @@ async def test_refusals_carry_their_code_and_write_nothing(
         ),
         (report_call(w["member_b"], taken), ErrorCode.FORBIDDEN, None),
         (
-            lambda s: svc.verify(s, actor=w["coordinator"], claim_id=taken, rating=4),
+            lambda s: claims.verify(s, actor=w["coordinator"], claim_id=taken, rating=4),
             ErrorCode.INVALID_STATE,
             ["input", "claimId"],
         ),
         (
-            lambda s: svc.verify(s, actor=w["coordinator"], claim_id=taken, rating=6),
+            lambda s: claims.verify(s, actor=w["coordinator"], claim_id=taken, rating=6),
             ErrorCode.VALIDATION,
             ["input", "rating"],
         ),
         (
-            lambda s: svc.verify(s, actor=w["member_a"], claim_id=taken, rating=5),
+            lambda s: claims.verify(s, actor=w["member_a"], claim_id=taken, rating=5),
             ErrorCode.FORBIDDEN,
             None,
         ),
         (
-            lambda s: svc.verify(s, actor=w["other_coordinator"], claim_id=taken, rating=5),
+            lambda s: claims.verify(s, actor=w["other_coordinator"], claim_id=taken, rating=5),
             ErrorCode.NOT_FOUND,
             ["input", "claimId"],
         ),
@@ -350,7 +350,7 @@ async def test_a_status_filter_agrees_with_the_status_shown(
     verified = await make_project(sessionmaker, area=w["community"], poster=w["a"])
     v = await claim(sessionmaker, admin, verified, w["a"])
     await report(sessionmaker, admin, v)
-    await run(sessionmaker, lambda s: svc.verify(s, actor=admin, claim_id=v, rating=4))
+    await run(sessionmaker, lambda s: claims.verify(s, actor=admin, claim_id=v, rating=4))
     made["VERIFIED"] = verified.id
     gone = await make_project(sessionmaker, area=w["community"], poster=w["a"])
     await run(

@@ -23,9 +23,8 @@ from typing import Any
 
 import anyio
 import asyncpg
-from sqlalchemy.engine import make_url
 
-from gridweave.db import asyncpg_dsn, ensure_database, server_url
+from gridweave.db import asyncpg_dsn, ensure_database, server_database_url
 from gridweave.migrate import upgrade
 from gridweave.services.subtree import in_subtree_sql
 from gridweave.settings import Settings
@@ -133,11 +132,8 @@ async def cases(conn: asyncpg.Connection) -> list[tuple[str, str, list[Any]]]:
 
 
 async def run(rows_per_year: int) -> None:
-    server = make_url(server_url(Settings()))
-    target = server.set(database=DATABASE).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(
-        asyncpg_dsn(server.set(database="postgres").render_as_string(hide_password=False))
-    )
+    target = server_database_url(Settings(), DATABASE)
+    admin = await asyncpg.connect(asyncpg_dsn(server_database_url(Settings(), "postgres")))
     await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     await admin.close()
     await ensure_database(target)

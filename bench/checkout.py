@@ -17,11 +17,10 @@ import time
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from gridweave.db import make_engine, server_url
+from gridweave.db import make_engine, server_database_url
 from gridweave.settings import Settings
 
 MODES = ("no check", "pool_pre_ping", "one-trip ping", "closed flag (gridweave)")
@@ -62,7 +61,7 @@ async def per_checkout(url: str, mode: str, n: int) -> float:
 
 
 async def main(n: int = 3000) -> None:
-    url = make_url(server_url(Settings())).set(database="postgres").render_as_string(False)
+    url = server_database_url(Settings(), "postgres")
     times: dict[str, list[float]] = {m: [] for m in MODES}
     for _ in range(3):
         for mode in MODES:

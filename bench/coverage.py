@@ -38,7 +38,6 @@ import networkx as nx
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 
 from bench.coverage_reference import (
     REFERENCE_COMMIT,
@@ -46,7 +45,12 @@ from bench.coverage_reference import (
     reference_loader,
     reference_report,
 )
-from gridweave.db import make_engine, make_sessionmaker, server_url, unit_of_work
+from gridweave.db import (
+    make_engine,
+    make_sessionmaker,
+    server_database_url,
+    unit_of_work,
+)
 from gridweave.demo import load_demo
 from gridweave.graph.coverage import (
     VULNERABLE_GROUPS,
@@ -204,8 +208,7 @@ async def build(settings: Settings, url: str) -> None:
 
 
 async def database_phase(settings: Settings, quick: bool) -> list[dict[str, Any]]:
-    server = make_url(server_url(settings))
-    url = server.set(database=DATABASE).render_as_string(hide_password=False)
+    url = server_database_url(settings, DATABASE)
     from gridweave.db import ensure_database
 
     await ensure_database(url)

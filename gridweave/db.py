@@ -57,6 +57,12 @@ def server_url(settings: Settings) -> str:
     return f"postgresql+asyncpg://postgres@/{settings.database_name}?host={quote(socket_dir)}"
 
 
+def server_database_url(settings: Settings, database: str) -> str:
+    """The configured server's URL with another database on it (tests' and benches' own)."""
+    url = make_url(server_url(settings)).set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
 def asyncpg_dsn(url: str) -> str:
     """asyncpg wants a plain libpq URI."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

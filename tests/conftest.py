@@ -15,7 +15,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gridweave.app import create_app
-from gridweave.db import Sessionmaker, asyncpg_dsn, make_engine, make_sessionmaker, server_url
+from gridweave.db import (
+    Sessionmaker,
+    asyncpg_dsn,
+    make_engine,
+    make_sessionmaker,
+    server_database_url,
+)
 from gridweave.migrate import upgrade
 from gridweave.settings import Settings
 from tests.api.helpers import serve
@@ -46,7 +52,7 @@ async def recreate_database(url: str) -> None:
 
 def test_database_url(settings: Settings, name: str) -> str:
     """A database of our own on the configured server, whatever database DATABASE_URL names."""
-    return make_url(server_url(settings)).set(database=name).render_as_string(hide_password=False)
+    return server_database_url(settings, name)
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
-from gridweave.db import asyncpg_dsn, ensure_database, make_engine, make_sessionmaker, server_url
+from gridweave.db import (
+    asyncpg_dsn,
+    ensure_database,
+    make_engine,
+    make_sessionmaker,
+    server_database_url,
+)
 from gridweave.settings import Settings
 
 WORK = Path(__file__).resolve().parent.parent / ".work"
@@ -67,12 +72,6 @@ def out(line: str) -> None:
 def log(message: str) -> None:
     sys.stderr.write(f"[bench/import] {message}\n")
     sys.stderr.flush()
-
-
-def url_for(settings: Settings, database: str) -> str:
-    return (
-        make_url(server_url(settings)).set(database=database).render_as_string(hide_password=False)
-    )
 
 
 # ---- the child: one import ---------------------------------------------------------------------
@@ -208,7 +207,7 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 async def main(database: str) -> int:
     settings = Settings()
-    url = url_for(settings, database)
+    url = server_database_url(settings, database)
     WORK.mkdir(exist_ok=True)
     load_before = os.getloadavg()
     log(f"database {database}: migrating, loading the city demo when missing")

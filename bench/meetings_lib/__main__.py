@@ -29,10 +29,15 @@ import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bench.meetings_lib.queries import MEETINGS_DASHBOARD
-from gridweave.db import asyncpg_dsn, ensure_database, make_engine, make_sessionmaker, server_url
+from gridweave.db import (
+    asyncpg_dsn,
+    ensure_database,
+    make_engine,
+    make_sessionmaker,
+    server_database_url,
+)
 from gridweave.settings import Settings
 
 MEMBERS_PER_MEETING = 8
@@ -286,11 +291,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
     settings = Settings()
-    url = (
-        make_url(server_url(settings))
-        .set(database=args.database)
-        .render_as_string(hide_password=False)
-    )
+    url = server_database_url(settings, args.database)
     ids = await prepare(url, settings)
     out(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results = await measure(url, settings, ids, args.repeat)

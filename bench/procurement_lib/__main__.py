@@ -32,9 +32,14 @@ import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from gridweave.db import asyncpg_dsn, ensure_database, make_engine, make_sessionmaker, server_url
+from gridweave.db import (
+    asyncpg_dsn,
+    ensure_database,
+    make_engine,
+    make_sessionmaker,
+    server_database_url,
+)
 from gridweave.settings import Settings
 
 BIDS = 300
@@ -437,11 +442,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     settings = Settings()
-    url = (
-        make_url(server_url(settings))
-        .set(database=args.database)
-        .render_as_string(hide_password=False)
-    )
+    url = server_database_url(settings, args.database)
     await prepare(url, settings)
     sc = await scenario(url, settings)
     ours, base, conflicts = await time_assign(url, settings, sc, args.repeat)

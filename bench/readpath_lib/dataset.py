@@ -19,7 +19,7 @@ from gridweave.db import (
     ensure_database,
     make_engine,
     make_sessionmaker,
-    server_url,
+    server_database_url,
     unit_of_work,
 )
 from gridweave.demo import DemoSummary, load_demo
@@ -84,8 +84,7 @@ class BenchDatabase:
 def bench_url(settings: Settings, database: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
         raise BenchError(f"{database!r} is not a plain lower-case database name")
-    base = make_url(server_url(settings))
-    return base.set(database=database).render_as_string(hide_password=False)
+    return server_database_url(settings, database)
 
 
 def prepare(settings: Settings, database: str, secret_key: str) -> BenchDatabase:

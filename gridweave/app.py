@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from asgi_correlation_id import CorrelationIdMiddleware
 from cross_web import HTTPException
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -93,13 +94,25 @@ class GridweaveGraphQL(GraphQL[Context, None]):
 
     async def _actor(self, token: str | None) -> Actor | None:
         """Read afresh on every request (a revoked grant takes effect at once): one query on an
-        autocommit connection, so no BEGIN and ROLLBACK around it."""
+        autocommit connection, so no BEGIN and ROLLBACK around it.
+
+        It is a request's first statement, so it is the one that meets a connection whose
+        backend was just killed but whose socket asyncpg has not seen close yet (the pool's
+        closed-flag check lets it through). That loss invalidates the whole pool; the read,
+        idempotent, is tried once more on a new connection, and the rest of the request too
+        gets new ones."""
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
             return None
-        async with self.app_state.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await load_actor(conn, user_id)
+        for attempt in (1, 2):
+            try:
+                async with self.app_state.engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return await load_actor(conn, user_id)
+            except DBAPIError as e:
+                if attempt == 2 or not e.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.

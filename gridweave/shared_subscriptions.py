@@ -39,6 +39,7 @@ from graphql import (
     parse,
     visit,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from strawberry.types import ExecutionResult
 
 from gridweave.context import Context
@@ -133,8 +134,14 @@ async def sharing_key(
         return None
     viewer: tuple[str, AreaScope | Actor] = ("actor", actor)
     if by_scope:
-        async with context.sessionmaker() as session:
-            viewer = ("scope", await area_scope(session, actor))
+        try:
+            async with context.sessionmaker() as session:
+                viewer = ("scope", await area_scope(session, actor))
+        except (SQLAlchemyError, OSError) as e:
+            # raised here, outside any execution, it would reach no one: the subscriber would
+            # wait forever, its id taken and its connection never idle
+            log.warning("subscription's area scope not read (not shared): %s", e)
+            return None
     return SharingKey(query, operation_name, canonical, viewer)
 
 

@@ -10,13 +10,22 @@ from typing import Any
 import orjson
 import pytest
 from graphql import GraphQLError
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from strawberry.types import ExecutionResult
 
 from gridweave.context import Context
+from gridweave.db import Sessionmaker, make_sessionmaker
 from gridweave.schema.root import build_schema
-from gridweave.services.access import AreaScope
+from gridweave.services.access import AreaScope, load_actor
 from gridweave.settings import Settings
-from gridweave.shared_subscriptions import SharedSubscriptions, SharingKey, shared_by_scope
+from gridweave.shared_subscriptions import (
+    SharedSubscriptions,
+    SharingKey,
+    shared_by_scope,
+    sharing_key,
+)
+from tests.factories import make_area, make_org, make_user
 
 EVENTS = """subscription($area: ID!) { serviceProjectEvents(areaId: $area) {
   kind at claim { id status report { hours } claimant { name area { name } } }
@@ -124,3 +133,31 @@ async def test_a_subscriber_joining_after_a_refusal_gets_the_refusal_too() -> No
     assert schema.executions == 2
     schema.go.set()
     await shared.stop()
+
+
+async def test_a_scope_the_database_cannot_give_leaves_the_subscription_unshared(
+    schema: Any, settings: Settings, database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    """Raised outside any execution, the failure would reach no one: the subscriber would wait
+    for ever with its operation id taken. Unshared, strawberry runs it and reports the error."""
+    org = await make_org(sessionmaker, area=await make_area(sessionmaker))
+    user = await make_user(sessionmaker, "ORGANIZATION_MEMBER", organization=org)
+    async with sessionmaker() as session:
+        actor = await load_actor(session, user.id)
+    gone = make_url(database_url).set(database="gridweave_no_such_database")
+    engine = create_async_engine(gone.render_as_string(hide_password=False))
+    context = Context(
+        sessionmaker=make_sessionmaker(engine),
+        settings=settings,
+        actor=actor,
+        sign_in_gate=None,  # type: ignore[arg-type]
+    )
+    try:
+        key = await sharing_key(schema, context, EVENTS, None, {"area": "x"})
+    finally:
+        await engine.dispose()
+    assert key is None
+    context = Context(sessionmaker=sessionmaker, settings=settings, actor=actor, sign_in_gate=None)  # type: ignore[arg-type]
+    key = await sharing_key(schema, context, EVENTS, None, {"area": "x"})
+    assert key is not None
+    assert key.viewer[0] == "scope"

@@ -20,6 +20,7 @@ from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.models import Area, RoleGrant, RotationPeriod
 from gridweave.security import issue_token
 from gridweave.services import areas as area_svc
+from gridweave.services import claims as claim_svc
 from gridweave.services import meetings
 from gridweave.services.access import area_scope, area_scope_sql, load_actor
 from gridweave.settings import Settings
@@ -230,3 +231,52 @@ async def test_meetings_are_read_by_every_signed_in_user_and_refused_to_anyone_e
     for answer in refused:
         assert answer["data"] is None
         assert [e["extensions"]["code"] for e in answer["errors"]] == ["UNAUTHENTICATED"]
+
+
+CLAIM_NODE = """query($id: ID!) { node(id: $id) { id ... on Claim { slots project { title }
+  claimant { name } } } }"""
+PAGE = """query($a: ID, $after: String) { serviceProjects(areaId: $a, first: 5, after: $after) {
+  totalCount edges { cursor node { title claims { id } } } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_claims_and_crafted_pages_outside_the_scope_stay_unread_on_every_path(
+    app_client: tuple[httpx.AsyncClient, Any], sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    client, _ = app_client
+    street, a = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    b = await make_area(sessionmaker, level="COMMUNITY", parent=street)
+    poster = await make_org(sessionmaker, area=a)
+    team = await make_org(sessionmaker, area=a)
+    project = await make_project(sessionmaker, area=a, poster=poster, slots=3, title="修路灯")
+    async with unit_of_work(sessionmaker) as s:
+        row = await claim_svc.claim(
+            s, actor=await admin_actor(sessionmaker), project_id=project.id, claimant_id=team.id
+        )
+    theirs = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=b)))
+    ours = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=a)))
+    cid = gid("Claim", row.id)
+
+    assert (await theirs.data(CLAIM_NODE, id=cid))["node"] is None
+    assert (await ours.data(CLAIM_NODE, id=cid))["node"]["project"]["title"] == "修路灯"
+    crafted = [
+        None,
+        gid("cursor", project.id + 1),
+        gid("cursor", 2**63 - 1),
+        gid("ServiceProject", project.id + 1),
+        gid("cursor", 0),
+        "Y3Vyc29yOi0x",  # cursor:-1
+        "Y3Vyc29yOjAx",  # cursor:01
+    ]
+    for after in crafted:
+        for area in (None, gid("Area", street.id), gid("Area", a.id)):
+            got = await theirs(PAGE, a=area, after=after)
+            page = (got.get("data") or {}).get("serviceProjects")
+            assert page is None or (page["totalCount"], page["edges"]) == (0, []), (after, got)
+            mine = await ours(PAGE, a=area, after=after)
+            if mine.get("errors"):
+                assert mine["data"] is None, mine
+                assert after is not None
+                assert mine["errors"][0]["extensions"]["code"] == "VALIDATION", mine
+            else:
+                titles = [e["node"]["title"] for e in mine["data"]["serviceProjects"]["edges"]]
+                assert titles == (["修路灯"] if after in crafted[:3] else []), (after, mine)

@@ -117,3 +117,35 @@ async def test_lost_connections_cost_only_the_requests_in_flight(
         after += await asyncio.gather(*(ask(client, i) for i in range(30)))
     failed = [a for a in after if not ok(a)]
     assert failed == [], f"{len(failed)} of {len(after)} requests failed after the restart"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "strawberry"])
+async def test_the_first_request_after_every_connection_was_killed_succeeds(
+    compiled: bool, settings: Settings, database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    """Not only once the dust settled: the very next request, whichever connection it takes.
+    A killed backend sends its FATAL error a moment before it closes the socket; a connection
+    checked out in between is not yet closed for asyncpg."""
+    city = await make_area(sessionmaker)
+    token = token_for(settings, await make_user(sessionmaker, "COORDINATOR"))
+    app = create_app(
+        settings.model_copy(update={"compiled_reads": compiled}), database_url=database_url
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    variables = {"id": gid("Area", city.id)}
+
+    async def ask(i: int) -> tuple[int, str]:
+        r = await client.post(
+            "/graphql", json={"query": QUERIES[i % 3], "variables": variables}, headers=headers
+        )
+        return r.status_code, r.text
+
+    failed = []
+    async with serve(app) as client:
+        for i in range(12):
+            assert all(s == 200 for s, _ in await asyncio.gather(*(ask(j) for j in range(6))))
+            assert await _terminate_backends(database_url) > 0
+            status, body = await ask(i)
+            if status != 200 or '"errors"' in body:
+                failed.append((status, body))
+    assert failed == [], f"{len(failed)} of 12 first requests failed: {failed[:1]}"

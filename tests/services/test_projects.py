@@ -4,6 +4,7 @@ service activity a completion report writes in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from gridweave.db import Sessionmaker, asyncpg_dsn
-from gridweave.errors import ErrorCode
+from gridweave.errors import DomainError, ErrorCode
 from gridweave.models import Claim, ServiceProject, ServiceProjectKind
 from gridweave.models import ServiceProjectStatus as S
 from gridweave.models.activities import ServiceActivity
@@ -445,3 +447,81 @@ async def test_the_database_holds_every_rule_when_the_service_is_bypassed(
         await conn.close()
     async with sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(Claim)) == 2
+
+
+async def _claim_waiting_on(conn: asyncpg.Connection) -> int:
+    """The pid of the gridweave backend waiting on a lock."""
+    for _ in range(500):
+        pid = await conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND application_name = 'gridweave'"
+        )
+        if pid is not None:
+            return int(pid)
+        await asyncio.sleep(0.01)
+    raise AssertionError("the claim never waited for the project's lock")
+
+
+@pytest.mark.parametrize("fate", ["cancelled meanwhile", "connection lost"])
+async def test_a_claim_that_waited_for_the_projects_lock_writes_nothing_when_it_loses(
+    fate: str, sessionmaker: Sessionmaker, database_url: str
+) -> None:
+    """The claim's checks read the project unlocked; a cancellation that commits while the claim's
+    write waits for the row, or the claim's connection killed while it waits, must leave no claim,
+    no place taken and no ledger entry, with the chain intact and the next claim served."""
+    _, community = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    poster = await make_org(sessionmaker, area=community)
+    team = await make_org(sessionmaker, area=community)
+    other = await make_org(sessionmaker, area=community)
+    admin = await admin_actor(sessionmaker)
+    project = await make_project(sessionmaker, area=community, poster=poster, slots=2)
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        holder = conn.transaction()
+        await holder.start()
+        await conn.execute("SELECT 1 FROM service_projects WHERE id = $1 FOR UPDATE", project.id)
+        if fate == "cancelled meanwhile":
+            await conn.execute(
+                "UPDATE service_projects SET cancelled_at = now(), cancel_reason = 'x'"
+                " WHERE id = $1",
+                project.id,
+            )
+        entries = await conn.fetchval("SELECT count(*) FROM audit_log")
+        claiming = asyncio.create_task(
+            run(
+                sessionmaker,
+                lambda s: claims.claim(s, actor=admin, project_id=project.id, claimant_id=team.id),
+            )
+        )
+        pid = await _claim_waiting_on(conn)
+        if fate == "connection lost":
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+            with pytest.raises(DBAPIError):
+                await claiming
+            await holder.rollback()
+        else:
+            await holder.commit()
+            with pytest.raises(DomainError) as refused:
+                await claiming
+            assert refused.value.code == ErrorCode.INVALID_STATE
+            assert "takes no more claims" in refused.value.message  # the trigger, not the check
+        assert await conn.fetchval("SELECT count(*) FROM audit_log") == entries
+        assert await conn.fetchval("SELECT count(*) FROM claims") == 0
+        assert (
+            await conn.fetchval(
+                "SELECT claimed_slots FROM service_projects WHERE id = $1", project.id
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
+    async with sessionmaker() as s:
+        assert (await verify_chain(s)).valid
+    if fate == "connection lost":
+        new = await run(
+            sessionmaker,
+            lambda s: claims.claim(s, actor=admin, project_id=project.id, claimant_id=other.id),
+        )
+        assert new.status == "ACTIVE"
+        async with sessionmaker() as s:
+            assert (await verify_chain(s)).valid

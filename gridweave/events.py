@@ -22,6 +22,8 @@ from gridweave.ops import metrics
 from gridweave.services.audit import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
+#: The listening connection's name in pg_stat_activity (the pool's are "gridweave").
+LISTENER_NAME = "gridweave-listener"
 
 Subscriber = Callable[[dict[str, Any] | None], None]
 
@@ -73,7 +75,9 @@ class ChangeListener:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.dsn)
+                conn = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": LISTENER_NAME}
+                )
                 conn.add_termination_listener(self._on_lost)
                 await conn.add_listener(self.channel, self._on_notify)
                 self._lost.clear()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+
 from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
-from gridweave.events import ChangeListener, in_area
+from gridweave.events import LISTENER_NAME, ChangeListener, in_area
 from gridweave.services.audit import notify_change
 
 
@@ -60,6 +62,41 @@ async def test_a_mutation_announces_its_area_path(
     assert event["area"] == street.path
     assert in_area(event, street.path)
     assert not in_area(event, street.path + "999/")
+
+
+async def test_a_killed_listener_says_so_comes_back_and_hears_again(
+    database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    listener = ChangeListener(asyncpg_dsn(database_url))
+    stream = listener.stream()
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        # when the server ends the listening connection (a restart, a failover)
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = $1",
+                LISTENER_NAME,
+            )
+        finally:
+            await admin.close()
+        assert killed == 1
+        # then its consumers hear "events may have been missed" (None) and, once it is back,
+        # the next change
+        seen: list[dict[str, Any] | None] = []
+        while not (seen and seen[-1] is None):
+            seen.append(await asyncio.wait_for(stream.__anext__(), 10))
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        async with unit_of_work(sessionmaker) as s:
+            await notify_change(s, action="updateArea", entity_id="Area:7", area_path="1/7/")
+        event = None
+        while event is None:
+            event = await asyncio.wait_for(stream.__anext__(), 10)
+    finally:
+        await listener.stop()
+    assert event == {"action": "updateArea", "entity": "Area:7", "area": "1/7/"}
 
 
 async def test_a_slow_consumer_is_dropped_not_buffered() -> None:

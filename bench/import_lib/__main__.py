@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.readpath_lib.util import out, progress
 from gridweave.db import (
     asyncpg_dsn,
     ensure_database,
@@ -64,16 +65,6 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[bench/import] {message}\n")
-    sys.stderr.flush()
-
-
 # ---- the child: one import ---------------------------------------------------------------------
 
 
@@ -89,7 +80,7 @@ async def child(url: str, path: Path, dry_run: bool) -> dict[str, Any]:
     phases["read"] = time.perf_counter() - t0
     marks: dict[str, float] = {}
 
-    def progress(phase: str, done: int, total: int) -> None:
+    def mark(phase: str, done: int, total: int) -> None:
         marks.setdefault(phase, time.perf_counter())
         marks[phase + ".end"] = time.perf_counter()
 
@@ -98,7 +89,7 @@ async def child(url: str, path: Path, dry_run: bool) -> dict[str, Any]:
         async with make_sessionmaker(engine)() as session:
             t1 = time.perf_counter()
             result = await run_import(
-                session, actor=OPERATOR, book=book, dry_run=dry_run, progress=progress
+                session, actor=OPERATOR, book=book, dry_run=dry_run, progress=mark
             )
             t2 = time.perf_counter()
             if result.status == "applied":
@@ -148,7 +139,7 @@ async def prepare(url: str, settings: Settings) -> None:
             t = time.perf_counter()
             summary = await load_demo(session, scale="city")
             if summary.created:
-                log(f"city demo loaded in {time.perf_counter() - t:.0f} s")
+                progress(f"city demo loaded in {time.perf_counter() - t:.0f} s")
     finally:
         await engine.dispose()
 
@@ -210,7 +201,7 @@ async def main(database: str) -> int:
     url = server_database_url(settings, database)
     WORK.mkdir(exist_ok=True)
     load_before = os.getloadavg()
-    log(f"database {database}: migrating, loading the city demo when missing")
+    progress(f"database {database}: migrating, loading the city demo when missing")
     await prepare(url, settings)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -218,7 +209,7 @@ async def main(database: str) -> int:
         if expected[1] < 40_000:
             raise SystemExit(f"expected the city demo, found {expected[1]} organizations")
         book = WORK / "organizations.xlsx"
-        log("exporting the organizations to one workbook")
+        progress("exporting the organizations to one workbook")
         export_s = await export(url, settings, book)
         orgs_csv, services_csv = WORK / "organizations.csv", WORK / "service_areas.csv"
         await conn.copy_from_query(
@@ -235,18 +226,18 @@ async def main(database: str) -> int:
         await empty(conn)
         copies: list[float] = []
         for i in range(COPY_RUNS):
-            log(f"baseline: COPY of the same rows ({i + 1}/{COPY_RUNS})")
+            progress(f"baseline: COPY of the same rows ({i + 1}/{COPY_RUNS})")
             copies.append(await copy_baseline(conn, orgs_csv, services_csv))
             if await signatures(conn) != expected:
                 raise SystemExit("the COPY baseline did not restore the same rows")
             await empty(conn)
         copy_s = statistics.median(copies)
-        log("dry run")
+        progress("dry run")
         dry = run_child(url, book, dry_run=True)
-        log("real run")
+        progress("real run")
         real = run_child(url, book, dry_run=False)
         got = await signatures(conn)
-        log("the same file again")
+        progress("the same file again")
         again = run_child(url, book, dry_run=False)
         after = await signatures(conn)
     finally:

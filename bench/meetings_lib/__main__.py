@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from bench.meetings_lib.queries import MEETINGS_DASHBOARD
+from bench.readpath_lib.util import out, progress
 from gridweave.db import (
     asyncpg_dsn,
     ensure_database,
@@ -98,16 +98,6 @@ SEED_SQL = [
 ]
 
 
-def out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[bench/meetings] {message}\n")
-    sys.stderr.flush()
-
-
 async def prepare(url: str, settings: Settings) -> dict[str, int]:
     """The dataset (made once) and the ids the queries need: the featured street, the district
     above it, and a bench user with an ADMIN grant (made per run)."""
@@ -126,7 +116,7 @@ async def prepare(url: str, settings: Settings) -> dict[str, int]:
         async with unit_of_work(sm) as s:
             t = time.perf_counter()
             if (await load_demo(s, scale="city")).created:
-                log(f"city demo loaded in {time.perf_counter() - t:.0f} s")
+                progress(f"city demo loaded in {time.perf_counter() - t:.0f} s")
         async with unit_of_work(sm) as s:
             street, district = (
                 await s.execute(
@@ -154,7 +144,7 @@ async def prepare(url: str, settings: Settings) -> dict[str, int]:
                 )
             )
             if added:
-                log(f"{added} joint meetings added in {time.perf_counter() - t:.0f} s")
+                progress(f"{added} joint meetings added in {time.perf_counter() - t:.0f} s")
             for table in (
                 "joint_meetings",
                 "joint_meeting_members",
@@ -271,7 +261,7 @@ async def measure(url: str, settings: Settings, ids: dict[str, int], repeat: int
                     raise SystemExit(f"{case.name}: the compiled and resolver answers differ")
                 meetings = fast["data"]["jointMeetings"]
                 members = sum(len(m["members"]) for m in meetings)
-                log(f"{case.name}: {len(meetings)} meetings, {members} members")
+                progress(f"{case.name}: {len(meetings)} meetings, {members} members")
                 compiled, resolvers = [], []
                 for _ in range(repeat):
                     compiled.append(await case.timed(cc))

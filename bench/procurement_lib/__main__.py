@@ -22,7 +22,6 @@ import asyncio
 import json
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +32,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
+from bench.readpath_lib.util import out, progress
 from gridweave.db import (
     asyncpg_dsn,
     ensure_database,
@@ -116,16 +116,6 @@ fragment B on Bid { id title amount bidder { name }
   reviews { total scores { criterionKey score } } }"""
 
 
-def out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[bench/procurement] {message}\n")
-    sys.stderr.flush()
-
-
 async def prepare(url: str, settings: Settings) -> None:
     from gridweave.demo import load_demo
     from gridweave.migrate import upgrade
@@ -138,7 +128,7 @@ async def prepare(url: str, settings: Settings) -> None:
             t = time.perf_counter()
             summary = await load_demo(session, scale="city")
             if summary.created:
-                log(f"city demo loaded in {time.perf_counter() - t:.0f} s")
+                progress(f"city demo loaded in {time.perf_counter() - t:.0f} s")
     finally:
         await engine.dispose()
 
@@ -232,7 +222,7 @@ async def scenario(url: str, settings: Settings) -> dict[str, Any]:
                         indicators=[bid_svc.IndicatorSpec("服务人次", "人次", 500.0)],
                     ),
                 )
-        log(f"{BIDS} bids submitted through the service in {time.perf_counter() - t:.1f} s")
+        progress(f"{BIDS} bids submitted through the service in {time.perf_counter() - t:.1f} s")
         async with unit_of_work(sm) as s:
             # evaluators: members of random organizations; six tied to bidders on purpose
             tied = [bidders[i][0] for i in range(3)]

@@ -207,21 +207,16 @@ def activity_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[GapB
                 GapKind.INSUFFICIENT_ACTIVITY,
                 area=t_area,
                 severity=prep.weight[t_area],
-                say=_say_activity(data.names, t_area, done[idx], PERIOD_WORDS[rule.period], tail),
+                say=_say_count(
+                    data.names,
+                    t_area,
+                    done[idx],
+                    f" service activities in the last {PERIOD_WORDS[rule.period]}{tail}",
+                ),
                 target=idx,
             )
         )
     return blocks
-
-
-def _say_activity(names: Sequence[str], area: I64, done: I64, word: str, tail: str) -> Say:
-    def say(rows: I64) -> list[str]:
-        return [
-            f"{names[a]}: {n} service activities in the last {word}{tail}"
-            for a, n in zip(area[rows].tolist(), done[rows].tolist(), strict=True)
-        ]
-
-    return say
 
 
 def party_gaps(data: CoverageData, rules: Rules, prep: Prepared) -> list[GapBlock]:

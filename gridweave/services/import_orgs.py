@@ -118,14 +118,7 @@ class OrgIndex:
             area = by_path.get(r["area_path"]) or AreaNode(
                 "", None, r["area_path"], id=r["area_id"]
             )
-            node = OrgNode(
-                r["name"],
-                r["kind"],
-                area,
-                id=r["id"],
-                credit_code=r["credit_code"],
-                parent_id=r["parent_id"],
-            )
+            node = OrgNode.stored(r, area)
             if r["credit_code"]:
                 self.by_code.setdefault(r["credit_code"], node)
             self._add(r["name"], node)
@@ -395,15 +388,7 @@ def _matched(
     code: str | None,
 ) -> OrgNode:
     """A stored organization matched by a row, with what the row changes."""
-    node = OrgNode(
-        stored["name"],
-        stored["kind"],
-        home,
-        id=stored["id"],
-        credit_code=stored["credit_code"],
-        parent_id=stored["parent_id"],
-        line=line,
-    )
+    node = OrgNode.stored(stored, home, line)
     if name != node.name:
         node.changes["name"] = name
     if kind and kind.value != node.kind:

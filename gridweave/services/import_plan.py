@@ -4,7 +4,7 @@ sheet's checks share. Pure: no database (the checks run in a worker thread)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,20 @@ class OrgNode:
     @property
     def new(self) -> bool:
         return self.id is None
+
+    @classmethod
+    def stored(cls, row: Mapping[str, Any], area: AreaNode, line: int | None = None) -> OrgNode:
+        """The organization as the database holds it (a row of its id, name, kind, credit code
+        and parent id), in ``area``."""
+        return cls(
+            row["name"],
+            row["kind"],
+            area,
+            id=row["id"],
+            credit_code=row["credit_code"],
+            parent_id=row["parent_id"],
+            line=line,
+        )
 
 
 @dataclass(frozen=True, slots=True)

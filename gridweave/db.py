@@ -13,7 +13,7 @@ from urllib.parse import quote
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -116,9 +116,11 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
     is three round trips (BEGIN, an empty query, ROLLBACK), and a request checks out up to three
     connections. A backend that was terminated (a restart, a failover, ``pg_terminate_backend``)
     sends its error and closes the socket; asyncpg marks the connection closed as soon as the
-    event loop has read that, and the pool, told so, replaces it with a new one."""
+    event loop has read that. One closed connection means the server most likely dropped them
+    all, some whose close asyncpg has not read yet: the pool replaces every connection opened
+    before now, not only this one, so the next checkout in the same request is not handed one."""
     if dbapi_connection.driver_connection.is_closed():
-        raise DisconnectionError("the server closed this pooled connection")
+        raise InvalidatePoolError("the server closed this pooled connection")
 
 
 # A connection killed in the middle of a statement can also surface as asyncpg's

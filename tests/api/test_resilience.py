@@ -12,10 +12,11 @@ import asyncpg
 import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
+from sqlalchemy import text
 
 from gridweave.app import create_app
 from gridweave.compiled.selection import collect, fragments_of
-from gridweave.db import Sessionmaker, asyncpg_dsn
+from gridweave.db import Sessionmaker, asyncpg_dsn, make_engine
 from gridweave.settings import Settings
 from tests.api.helpers import serve
 from tests.factories import gid, make_area, make_user, token_for
@@ -149,3 +150,34 @@ async def test_the_first_request_after_every_connection_was_killed_succeeds(
             if status != 200 or '"errors"' in body:
                 failed.append((status, body))
     assert failed == [], f"{len(failed)} of 12 first requests failed: {failed[:1]}"
+
+
+async def test_a_connection_found_closed_at_checkout_retires_the_whole_pool(
+    settings: Settings, database_url: str
+) -> None:
+    """After a restart, asyncpg reads each connection's close at its own moment: the first one
+    found closed must also retire the others, which look alive but whose backends are gone, so
+    the request's next checkout is not handed one of them (what made CI fail once)."""
+    engine = make_engine(database_url, settings)
+    try:
+        first, second = await engine.connect(), await engine.connect()
+        pids = [await c.scalar(text("SELECT pg_backend_pid()")) for c in (first, second)]
+        await first.close()
+        await second.close()
+        killer = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", pids[0])
+            with anyio.fail_after(10):
+                while await killer.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pids[0]
+                ):
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # the event loop reads the first connection's close
+        finally:
+            await killer.close()
+        # The second backend is alive here, standing in for one whose close is not read yet.
+        async with engine.connect() as a, engine.connect() as b:
+            now = [await c.scalar(text("SELECT pg_backend_pid()")) for c in (a, b)]
+        assert set(now).isdisjoint(pids), (pids, now)
+    finally:
+        await engine.dispose()

@@ -150,3 +150,14 @@ async def unit_of_work(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession
     """One transaction: commits when the block ends, rolls everything back when it raises."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def statement_by_statement(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
+    """A session whose statements each commit on their own (autocommit): for work that reads,
+    decides, then writes in one statement. The locks that write takes are held while PostgreSQL
+    runs it, not also for the round trips of BEGIN and COMMIT; a popular row's queue moves at
+    the server's pace, not at the pace of a busy event loop."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

@@ -17,7 +17,7 @@ from asyncpg.exceptions import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridweave.db import unit_of_work
+from gridweave.db import statement_by_statement, unit_of_work
 from gridweave.errors import Conflict, DomainError, ErrorCode
 from gridweave.schema.common import GqlInfo, UserError
 from gridweave.services.access import require_actor
@@ -60,14 +60,19 @@ async def mutate(
     info: GqlInfo,
     payload: Callable[..., P],
     work: Callable[[AsyncSession], Awaitable[P]],
+    *,
+    one_write: bool = False,
 ) -> P:
     """Run ``work`` in one transaction; any refusal rolls everything back and becomes userErrors.
+    ``one_write``: the work writes in one statement, which is then its own transaction
+    (:func:`~gridweave.db.statement_by_statement`).
 
     Every mutation but ``login`` runs through here, so an anonymous caller is refused before any
     input is looked at; the services then check role and scope."""
+    session_for = statement_by_statement if one_write else unit_of_work
     try:
         require_actor(info.context.actor)
-        async with unit_of_work(info.context.sessionmaker) as session:
+        async with session_for(info.context.sessionmaker) as session:
             return await work(session)
     except DomainError as e:
         return payload(user_errors=[UserError.from_error(e)])

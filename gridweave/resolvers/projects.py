@@ -156,7 +156,7 @@ async def claim_service_project(info: GqlInfo, input: ClaimServiceProjectInput) 
         )
         return ClaimPayload(claim_pk=row.id, written=row)
 
-    return await mutate(info, ClaimPayload, work)
+    return await mutate(info, ClaimPayload, work, one_write=True)
 
 
 async def withdraw_claim(info: GqlInfo, input: WithdrawClaimInput) -> ClaimPayload:

@@ -4,8 +4,10 @@ A claim is checked on one plain read (the claimant and the project, with whether
 already holds a live claim), then one statement locks the project row, inserts the claim and
 appends its ledger entry: the counting trigger and the check ``claimed_slots <= slots`` refuse a
 place that a concurrent claim took in between (answered NO_SLOTS_LEFT, like the check before it).
-The project row stays locked for that statement and the commit: the claims queued on a popular
-project wait for one statement and one commit each, not for the whole request. Withdrawals,
+That statement is the claim's only write, so it runs as its own transaction (the resolver's
+``one_write``; :func:`claim` works inside a wider transaction too): the project row stays locked
+while PostgreSQL runs it and commits, and the claims queued on a popular project wait for that
+alone, not for a round trip to the server process and back. Withdrawals,
 reports and verifications lock the project row first (``FOR UPDATE``), then the claim."""
 
 from __future__ import annotations

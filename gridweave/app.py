@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 from asgi_correlation_id import CorrelationIdMiddleware
 from cross_web import HTTPException
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +26,7 @@ from strawberry.types.unset import UnsetType
 from gridweave import spreadsheet_routes
 from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.endpoint import CompiledFirst, CompiledReads
+from gridweave.compiled.writes import FastClaims
 from gridweave.context import Context
 from gridweave.db import asyncpg_dsn, make_engine, make_sessionmaker, prepare_database
 from gridweave.events import ChangeListener
@@ -39,10 +39,11 @@ from gridweave.ops.routes import ops_lifespan, ops_middleware, ops_routes
 from gridweave.schema.limits import input_bounds
 from gridweave.schema.root import GridweaveSchema, build_schema, validation_rules
 from gridweave.security import bearer_token, token_expires_at, user_id_from_token
-from gridweave.services.access import Actor, load_actor
+from gridweave.services.access import Actor
 from gridweave.services.coverage import CoverageCache
 from gridweave.settings import Settings, get_settings
 from gridweave.shared_subscriptions import SharedSubscriptions
+from gridweave.signed_in import actor_of
 from gridweave.spreadsheet_routes import LARGE_PATHS
 from gridweave.subscriptions import ProjectEvents
 from gridweave.websocket import SubscriptionsOnlyHandler
@@ -93,26 +94,8 @@ class GridweaveGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     async def _actor(self, token: str | None) -> Actor | None:
-        """Read afresh on every request (a revoked grant takes effect at once): one query on an
-        autocommit connection, so no BEGIN and ROLLBACK around it.
-
-        It is a request's first statement, so it is the one that meets a connection whose
-        backend was just killed but whose socket asyncpg has not seen close yet (the pool's
-        closed-flag check lets it through). That loss invalidates the whole pool; the read,
-        idempotent, is tried once more on a new connection, and the rest of the request too
-        gets new ones."""
         user_id = user_id_from_token(self.settings, token) if token else None
-        if user_id is None:
-            return None
-        for attempt in (1, 2):
-            try:
-                async with self.app_state.engine.connect() as conn:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return await load_actor(conn, user_id)
-            except DBAPIError as e:
-                if attempt == 2 or not e.connection_invalidated:
-                    raise
-        raise AssertionError("unreachable")
+        return None if user_id is None else await actor_of(self.app_state.engine, user_id)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # A WebSocket authenticates later, in on_ws_connect, from its connection_init payload.
@@ -234,6 +217,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             lambda: app.state.engine,
             cache,
             lambda: app.state.listener.connected.is_set(),
+            claims=FastClaims(
+                schema._schema, lambda: app.state.engine, lambda: app.state.sessionmaker
+            )
+            if settings.fast_claims
+            else None,
         )
     app.router.routes.append(Route("/graphql", http, methods=["GET", "POST"]))
     app.router.routes.append(

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     keep_alive_timeout_seconds: int = 5
     header_timeout_seconds: float = 10.0
     compiled_reads: bool = True
+    # claimServiceProject answered past strawberry's executor (gridweave/compiled/writes.py);
+    # needs compiled_reads, whose parsed documents it shares.
+    fast_claims: bool = True
     # Parsed and compiled documents kept per process (an LRU bounded by entries and bytes).
     compiled_cache_bytes: int = 32 * 1024 * 1024
     response_cache: bool = False

@@ -24,6 +24,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     parse,
     validate,
 )
@@ -35,6 +36,7 @@ from gridweave.compiled.cache import ResponseCache
 from gridweave.compiled.compiler import Compiled, CompiledQuery, compile_query
 from gridweave.compiled.selection import Fallback, Variables, pick_operation
 from gridweave.compiled.variables import coerce_variables
+from gridweave.compiled.writes import ClaimWrite, FastClaims, plan_write
 from gridweave.db import LOST_CONNECTION as DB_LOST_CONNECTION
 from gridweave.ops import metrics
 from gridweave.schema.bounds import InputBounds, variable_bound_errors, variable_uses
@@ -42,6 +44,7 @@ from gridweave.security import bearer_token, user_id_from_token
 from gridweave.settings import Settings
 
 log = logging.getLogger(__name__)
+QUERY, MUTATION = OperationType.QUERY, OperationType.MUTATION
 # Errors that mean "this pooled connection is gone" (a restarted server, a failover, a
 # terminated backend): the read is retried once on a fresh connection.
 LOST_CONNECTION = (*DB_LOST_CONNECTION, OSError)
@@ -66,6 +69,7 @@ class Prepared:
     statements: dict[tuple[Hashable, ...], CompiledQuery] = field(default_factory=dict)
     uncompiled: str | None = None
     variable_uses: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    write: ClaimWrite | None = None
 
 
 class CompiledReads:
@@ -129,11 +133,14 @@ class CompiledReads:
             doc = parse(query, max_tokens=self.max_tokens)
             if validate(self.schema, doc, self.rules):
                 return None
-            operation = pick_operation(doc, operation_name)
+            operation = pick_operation(doc, operation_name, (QUERY, MUTATION))
         except (GraphQLError, Fallback, RecursionError):
             return None
+        write = plan_write(doc, operation) if operation.operation is MUTATION else None
+        if operation.operation is MUTATION and write is None:
+            return None
         uses = variable_uses(doc, operation)
-        return Prepared(doc, operation, size=len(query) * 4, variable_uses=uses)
+        return Prepared(doc, operation, size=len(query) * 4, variable_uses=uses, write=write)
 
     def statement(self, prepared: Prepared, variables: Variables) -> CompiledQuery:
         """The statement for these variables' signature, compiled on first use; raises Fallback."""
@@ -193,7 +200,7 @@ class CompiledReads:
     def explain(self, query: str, variables: Variables | None = None) -> str | None:
         """Why a query is not compiled (the field or rule), or None when it is: for tests."""
         prepared = self._prepare(query, None)
-        if prepared is None:
+        if prepared is None or prepared.write is not None:
             return "not a valid single query"
         try:
             self._compile(
@@ -221,9 +228,11 @@ class CompiledFirst:
         engine: Callable[[], AsyncEngine],
         cache: ResponseCache | None = None,
         listening: Callable[[], bool] = lambda: False,
+        claims: FastClaims | None = None,
     ) -> None:
         self.graphql = graphql
         self.reads = reads
+        self.claims = claims
         self.settings = settings
         self.engine = engine
         self.cache = cache
@@ -236,13 +245,15 @@ class CompiledFirst:
             await self.graphql(scope, receive, send)
             return
         body = await _read_body(receive)
-        answer = await self._answer(scope, body)
-        if answer is None:
+        answered = await self._answer(scope, body)
+        if answered is None:
             self.passed_on += 1
             await self.graphql(scope, _replay(body), send)
             return
-        self.answered += 1
-        metrics.compiled_answered()
+        answer, read = answered
+        if read:
+            self.answered += 1
+            metrics.compiled_answered()
         await send(
             {
                 "type": "http.response.start",
@@ -255,17 +266,15 @@ class CompiledFirst:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+    async def _answer(self, scope: Scope, body: bytes) -> tuple[bytes, bool] | None:
+        """The response body and whether it answers a read (else the claim's fast write)."""
         try:
-            answer = await self._compiled_answer(scope, body)
+            return await self._compiled_answer(scope, body)
         except _PassOn as e:
             metrics.compiled_fallback(e.reason)
             return None
-        if answer is None:
-            metrics.compiled_fallback("database_error")
-        return answer
 
-    async def _compiled_answer(self, scope: Scope, body: bytes) -> bytes | None:
+    async def _compiled_answer(self, scope: Scope, body: bytes) -> tuple[bytes, bool] | None:
         headers = dict(scope["headers"])
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         user_id = user_id_from_token(self.settings, token) if token else None
@@ -281,16 +290,31 @@ class CompiledFirst:
         op_name = request.get("operationName")
         if not isinstance(variables, dict) or not (op_name is None or isinstance(op_name, str)):
             raise _PassOn("bad_request")
-        statement, coerced = await self._statement(request["query"], op_name, variables)
+        prepared, coerced = await self._prepared(request["query"], op_name, variables)
+        if prepared.write is not None:
+            return await self._write(prepared.write, coerced, user_id), False
+        statement = await self._statement(prepared, coerced)
         try:
             params = statement.params(user_id, coerced)
         except Fallback as e:
             raise _PassOn("variables") from e
-        return await self._cached_fetch(statement, params, user_id)
+        answer = await self._cached_fetch(statement, params, user_id)
+        if answer is None:
+            raise _PassOn("database_error")
+        return answer, True
 
-    async def _statement(
+    async def _write(self, write: ClaimWrite, variables: Variables, user_id: int) -> bytes:
+        if self.claims is None:
+            raise _PassOn("mutation")
+        answer = await self.claims.answer(write, variables, user_id)
+        if answer is None:
+            raise _PassOn("variables")
+        return answer
+
+    async def _prepared(
         self, text: str, op_name: str | None, variables: dict[str, Any]
-    ) -> tuple[CompiledQuery, Variables]:
+    ) -> tuple[Prepared, Variables]:
+        """The parsed, valid document and its coerced variables, or _PassOn."""
         reads = self.reads
         found, prepared = reads.cached(text, op_name)
         if not found:
@@ -302,13 +326,19 @@ class CompiledFirst:
         ):
             raise _PassOn("variables")  # strawberry answers with those errors
         try:
-            coerced = coerce_variables(reads.schema, prepared.operation, variables)
+            return prepared, coerce_variables(reads.schema, prepared.operation, variables)
+        except Fallback as e:
+            raise _PassOn("not_compilable" if e.uncompiled else "variables") from e
+
+    async def _statement(self, prepared: Prepared, coerced: Variables) -> CompiledQuery:
+        reads = self.reads
+        try:
             statement = reads.lookup(prepared, coerced)
             if statement is None:
                 statement = await anyio.to_thread.run_sync(reads.statement, prepared, coerced)
         except Fallback as e:
             raise _PassOn("not_compilable" if e.uncompiled else "variables") from e
-        return statement, coerced
+        return statement
 
     async def _cached_fetch(
         self, statement: CompiledQuery, params: list[Any], user_id: int

@@ -52,11 +52,15 @@ class Selection:
     selection_sets: list[SelectionSetNode] = field(default_factory=list)
 
 
-def pick_operation(doc: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+def pick_operation(
+    doc: DocumentNode,
+    operation_name: str | None,
+    kinds: tuple[OperationType, ...] = (OperationType.QUERY,),
+) -> OperationDefinitionNode:
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         ops = [o for o in ops if o.name is not None and o.name.value == operation_name]
-    if len(ops) != 1 or ops[0].operation is not OperationType.QUERY:
+    if len(ops) != 1 or ops[0].operation not in kinds:
         raise Fallback("not exactly one query operation")
     return ops[0]
 

@@ -17,10 +17,10 @@ from asyncpg.exceptions import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gridweave.db import statement_by_statement, unit_of_work
+from gridweave.db import Sessionmaker, statement_by_statement, unit_of_work
 from gridweave.errors import Conflict, DomainError, ErrorCode
 from gridweave.schema.common import GqlInfo, UserError
-from gridweave.services.access import require_actor
+from gridweave.services.access import Actor, require_actor
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,41 @@ def _database_refusal(exc: DBAPIError) -> DomainError | None:
     return None
 
 
+def refusal(exc: Exception) -> DomainError | None:
+    """The answer for the user when a mutation's work raised ``exc``; None: it is unexpected."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, IntegrityError):
+        log.info("integrity error mapped to userErrors: %s", exc.orig)
+        return _integrity_error(exc)
+    if isinstance(exc, DBAPIError):
+        refused = _database_refusal(exc)
+        if refused is not None:
+            log.info("database error mapped to userErrors: %s", exc.orig)
+        return refused
+    return None
+
+
+async def attempt(
+    actor: Actor | None,
+    sessionmaker: Sessionmaker,
+    work: Callable[[AsyncSession], Awaitable[P]],
+    *,
+    one_write: bool = False,
+) -> P | DomainError:
+    """``work``'s result, or the refusal that rolled all of it back (see :func:`mutate`)."""
+    session_for = statement_by_statement if one_write else unit_of_work
+    try:
+        require_actor(actor)
+        async with session_for(sessionmaker) as session:
+            return await work(session)
+    except Exception as e:
+        refused = refusal(e)
+        if refused is None:
+            raise
+        return refused
+
+
 async def mutate(
     info: GqlInfo,
     payload: Callable[..., P],
@@ -67,21 +102,11 @@ async def mutate(
     ``one_write``: the work writes in one statement, which is then its own transaction
     (:func:`~gridweave.db.statement_by_statement`).
 
-    Every mutation but ``login`` runs through here, so an anonymous caller is refused before any
+    Every mutation but ``login`` runs through here (the claim's fast path through
+    :func:`attempt`, gridweave/compiled/writes.py), so an anonymous caller is refused before any
     input is looked at; the services then check role and scope."""
-    session_for = statement_by_statement if one_write else unit_of_work
-    try:
-        require_actor(info.context.actor)
-        async with session_for(info.context.sessionmaker) as session:
-            return await work(session)
-    except DomainError as e:
-        return payload(user_errors=[UserError.from_error(e)])
-    except IntegrityError as e:
-        log.info("integrity error mapped to userErrors: %s", e.orig)
-        return payload(user_errors=[UserError.from_error(_integrity_error(e))])
-    except DBAPIError as e:
-        refusal = _database_refusal(e)
-        if refusal is None:
-            raise
-        log.info("database error mapped to userErrors: %s", e.orig)
-        return payload(user_errors=[UserError.from_error(refusal)])
+    ctx = info.context
+    outcome = await attempt(ctx.actor, ctx.sessionmaker, work, one_write=one_write)
+    if isinstance(outcome, DomainError):
+        return payload(user_errors=[UserError.from_error(outcome)])
+    return outcome

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import Forbidden
@@ -145,18 +147,28 @@ def _claim_id(value: strawberry.ID) -> int:
 
 
 async def claim_service_project(info: GqlInfo, input: ClaimServiceProjectInput) -> ClaimPayload:
+    """Also answered past strawberry's executor, with the same :func:`claim_as_asked`
+    (gridweave/compiled/writes.py): keep the two in step."""
+
     async def work(session: AsyncSession) -> ClaimPayload:
-        claim_svc.require_claimer(info.context.actor)
-        row = await claim_svc.claim(
-            session,
-            actor=info.context.actor,
-            project_id=decode_id(input.project_id, "ServiceProject", field=[INPUT, "projectId"]),
-            claimant_id=decode_id(input.claimant_id, "Organization", field=[INPUT, "claimantId"]),
-            slots=input.slots,
-        )
+        row = await claim_as_asked(session, info.context.actor, input)
         return ClaimPayload(claim_pk=row.id, written=row)
 
     return await mutate(info, ClaimPayload, work, one_write=True)
+
+
+async def claim_as_asked(
+    session: AsyncSession, actor: Actor | None, input: ClaimServiceProjectInput
+) -> Row[Any]:
+    """The claim of ``claimServiceProject``, its one write (``mutate(one_write=True)``)."""
+    claim_svc.require_claimer(actor)
+    return await claim_svc.claim(
+        session,
+        actor=actor,
+        project_id=decode_id(input.project_id, "ServiceProject", field=[INPUT, "projectId"]),
+        claimant_id=decode_id(input.claimant_id, "Organization", field=[INPUT, "claimantId"]),
+        slots=input.slots,
+    )
 
 
 async def withdraw_claim(info: GqlInfo, input: WithdrawClaimInput) -> ClaimPayload:

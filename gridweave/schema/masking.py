@@ -72,31 +72,42 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def request_id(self) -> str:
         if self._request_id is None:
-            self._request_id = correlation_id.get() or uuid.uuid4().hex
+            self._request_id = request_id()
         return self._request_id
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = self.request_id()
-        original = error.original_error
+        rid = self.request_id()
         path = ".".join(str(key) for key in error.path) if error.path else "-"
-        logger.error(
-            "Unexpected %s at %s (request id %s): %s",
-            type(original).__name__,
-            path,
-            request_id,
-            original,
-            exc_info=original,
-            extra={"request_id": request_id, "graphql_path": path},
-        )
+        log_unexpected(error.original_error, path, rid)
         return GraphQLError(
-            message=f"Unexpected error. Request id: {request_id}",
+            message=unexpected_message(rid),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
             original_error=None,
-            extensions={"code": UNEXPECTED_ERROR_CODE, "requestId": request_id},
+            extensions={"code": UNEXPECTED_ERROR_CODE, "requestId": rid},
         )
+
+
+def request_id() -> str:
+    return correlation_id.get() or uuid.uuid4().hex
+
+
+def unexpected_message(rid: str) -> str:
+    return f"Unexpected error. Request id: {rid}"
+
+
+def log_unexpected(original: BaseException | None, path: str, rid: str) -> None:
+    logger.error(
+        "Unexpected %s at %s (request id %s): %s",
+        type(original).__name__,
+        path,
+        rid,
+        original,
+        exc_info=original,
+        extra={"request_id": rid, "graphql_path": path},
+    )
 
 
 class DomainErrorCodes(SchemaExtension):

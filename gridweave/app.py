@@ -217,9 +217,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             lambda: app.state.engine,
             cache,
             lambda: app.state.listener.connected.is_set(),
-            claims=FastClaims(
-                schema._schema, lambda: app.state.engine, lambda: app.state.sessionmaker
-            )
+            claims=FastClaims(schema._schema, lambda: app.state.sessionmaker)
             if settings.fast_claims
             else None,
         )

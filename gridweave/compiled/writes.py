@@ -3,7 +3,8 @@ one second (``bench/claims``), where executing the document cost more than the c
 
 Only the executor is skipped. The document was parsed and validated with strawberry's rules and
 its variables bounded the same way (:class:`~gridweave.compiled.endpoint.CompiledFirst`); the
-actor is read as for every request (:func:`~gridweave.signed_in.actor_of`); the work is the
+actor is read afresh as for every request, on the claim's own connection, and retried once as
+:func:`~gridweave.signed_in.actor_of` does when that connection was lost; the work is the
 resolver's own :func:`~gridweave.resolvers.projects.claim_as_asked`, run and refused through the
 same :func:`~gridweave.resolvers.common.attempt`, and the claim is shown through the schema's own
 ``Claim.from_row`` and scalar serializers. Covered: ``claimServiceProject`` alone in its
@@ -35,7 +36,9 @@ from graphql import (
     value_from_ast,
 )
 from graphql.language import get_location
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.compiled.selection import Fallback, Variables, collect, fragments_of
 from gridweave.db import Sessionmaker
@@ -50,7 +53,7 @@ from gridweave.schema.masking import (
     unexpected_message,
 )
 from gridweave.schema.projects import Claim, ClaimServiceProjectInput
-from gridweave.signed_in import actor_of
+from gridweave.services.access import load_actor
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +134,12 @@ def _outs(sets: list[SelectionSetNode], type_name: str, fragments: Any) -> tuple
 
 
 class FastClaims:
-    """Answers :class:`ClaimWrite` plans; the engine and sessionmaker are the app's, looked up
-    per request (they are created at startup)."""
+    """Answers :class:`ClaimWrite` plans; the sessionmaker is the app's, looked up per request
+    (it is created at startup)."""
 
     def __init__(
         self,
         schema: GraphQLSchema,
-        engine: Callable[[], AsyncEngine],
         sessionmaker: Callable[[], Sessionmaker],
     ) -> None:
         mutation = schema.mutation_type
@@ -150,7 +152,6 @@ class FastClaims:
             for name, leaves in _LEAVES.items()
             if isinstance(graphql_type := schema.get_type(name), GraphQLObjectType)
         }
-        self.engine = engine
         self.sessionmaker = sessionmaker
         self.answered = 0
 
@@ -162,16 +163,26 @@ class FastClaims:
         asked = ClaimServiceProjectInput(
             project_id=args["projectId"], claimant_id=args["claimantId"], slots=args.get("slots")
         )
-        actor = await actor_of(self.engine(), user_id)  # lost: a 503, as for every request
-        try:
-            outcome = await attempt(
-                actor,
-                self.sessionmaker(),
-                lambda session: claim_as_asked(session, actor, asked),
-                one_write=True,
-            )
-        except Exception as e:  # masked as strawberry masks it, with the request id
-            return self._unexpected(plan, e)
+        for attempt_no in (1, 2):
+            signed_in = False
+
+            async def work(session: AsyncSession) -> Row[Any]:
+                nonlocal signed_in
+                actor = await load_actor(session, user_id)
+                signed_in = True
+                return await claim_as_asked(session, actor, asked)
+
+            try:
+                outcome = await attempt(self.sessionmaker(), work, one_write=True)
+                break
+            except DBAPIError as e:
+                if not signed_in:  # nothing was sent but the actor's read: see actor_of
+                    if attempt_no == 1 and e.connection_invalidated:
+                        continue
+                    raise  # a 503, as for every request whose actor cannot be read
+                return self._unexpected(plan, e)
+            except Exception as e:  # masked as strawberry masks it, with the request id
+                return self._unexpected(plan, e)
         self.answered += 1
         if isinstance(outcome, DomainError):
             shown: dict[str, Any] = {"claim": None, "userErrors": [UserError.from_error(outcome)]}

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.db import Sessionmaker, statement_by_statement, unit_of_work
 from gridweave.errors import Conflict, DomainError, ErrorCode
 from gridweave.schema.common import GqlInfo, UserError
-from gridweave.services.access import Actor, require_actor
+from gridweave.services.access import require_actor
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ def refusal(exc: Exception) -> DomainError | None:
 
 
 async def attempt(
-    actor: Actor | None,
     sessionmaker: Sessionmaker,
     work: Callable[[AsyncSession], Awaitable[P]],
     *,
@@ -81,7 +80,6 @@ async def attempt(
     """``work``'s result, or the refusal that rolled all of it back (see :func:`mutate`)."""
     session_for = statement_by_statement if one_write else unit_of_work
     try:
-        require_actor(actor)
         async with session_for(sessionmaker) as session:
             return await work(session)
     except Exception as e:
@@ -105,8 +103,13 @@ async def mutate(
     Every mutation but ``login`` runs through here (the claim's fast path through
     :func:`attempt`, gridweave/compiled/writes.py), so an anonymous caller is refused before any
     input is looked at; the services then check role and scope."""
-    ctx = info.context
-    outcome = await attempt(ctx.actor, ctx.sessionmaker, work, one_write=one_write)
+    actor = info.context.actor
+
+    async def signed_in(session: AsyncSession) -> P:
+        require_actor(actor)
+        return await work(session)
+
+    outcome = await attempt(info.context.sessionmaker, signed_in, one_write=one_write)
     if isinstance(outcome, DomainError):
         return payload(user_errors=[UserError.from_error(outcome)])
     return outcome

@@ -19,7 +19,7 @@ from gridweave.compiled.selection import collect, fragments_of
 from gridweave.db import Sessionmaker, asyncpg_dsn, make_engine
 from gridweave.settings import Settings
 from tests.api.helpers import serve
-from tests.factories import gid, make_area, make_user, token_for
+from tests.factories import gid, make_area, make_chain, make_org, make_project, make_user, token_for
 
 
 def fan_out(n: int) -> str:
@@ -177,3 +177,45 @@ async def test_a_connection_found_closed_at_checkout_retires_the_whole_pool(
         assert set(now).isdisjoint(pids), (pids, now)
     finally:
         await engine.dispose()
+
+
+async def test_the_first_claim_after_every_connection_was_killed_is_made(
+    settings: Settings, database_url: str, sessionmaker: Sessionmaker
+) -> None:
+    """The claim's fast path reads the actor on the claim's own connection: a dead one is met
+    there, before anything is written, and the claim is tried once more on a new one."""
+    _, community = await make_chain(sessionmaker, "STREET", "COMMUNITY")
+    poster = await make_org(sessionmaker, area=community)
+    project = await make_project(sessionmaker, area=community, poster=poster, slots=20)
+    claimant = await make_org(sessionmaker, area=community)
+    token = token_for(settings, await make_user(sessionmaker, "COORDINATOR"))
+    app = create_app(settings, database_url=database_url)
+    headers = {"Authorization": f"Bearer {token}"}
+    claim = (
+        "mutation($p: ID!, $c: ID!) { claimServiceProject(input: {projectId: $p, claimantId: $c})"
+        " { claim { id } userErrors { code } } }"
+    )
+    withdraw = "mutation($c: ID!) { withdrawClaim(input: {claimId: $c}) { userErrors { code } } }"
+    variables = {"p": gid("ServiceProject", project.id), "c": gid("Organization", claimant.id)}
+    async with serve(app) as client:
+
+        async def post(query: str, **kw: Any) -> Any:
+            r = await client.post(
+                "/graphql", json={"query": query, "variables": kw}, headers=headers
+            )
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        for _ in range(8):
+            warm = await asyncio.gather(
+                *(post(QUERIES[j % 3], id=gid("Area", community.id)) for j in range(6))
+            )
+            assert all("errors" not in a for a in warm)
+            assert await _terminate_backends(database_url) > 0
+            made = await post(claim, **variables)
+            assert made.get("errors") is None, made
+            payload = made["data"]["claimServiceProject"]
+            assert payload["userErrors"] == [], payload
+            undone = await post(withdraw, c=payload["claim"]["id"])
+            assert undone["data"]["withdrawClaim"]["userErrors"] == []
+    assert app.state.compiled_reads.claims.answered == 8

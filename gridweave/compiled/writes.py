@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gridweave.compiled.selection import Fallback, Variables, collect, fragments_of
 from gridweave.db import Sessionmaker
 from gridweave.errors import DomainError
+from gridweave.ops import metrics
 from gridweave.resolvers.common import attempt
 from gridweave.resolvers.projects import claim_as_asked
 from gridweave.schema.common import UserError
@@ -184,6 +185,7 @@ class FastClaims:
             except Exception as e:  # masked as strawberry masks it, with the request id
                 return self._unexpected(plan, e)
         self.answered += 1
+        metrics.fast_write_answered("user_error" if isinstance(outcome, DomainError) else "ok")
         if isinstance(outcome, DomainError):
             shown: dict[str, Any] = {"claim": None, "userErrors": [UserError.from_error(outcome)]}
         else:
@@ -216,6 +218,7 @@ class FastClaims:
     def _unexpected(self, plan: ClaimWrite, error: Exception) -> bytes:
         rid = request_id()
         log_unexpected(error, plan.key, rid)
+        metrics.fast_write_answered("error")
         return orjson.dumps(
             {
                 "data": None,

@@ -161,6 +161,14 @@ def compiled_answered() -> None:
         obs.operation, obs.outcome = "query", "ok"
 
 
+def fast_write_answered(outcome: str) -> None:
+    """The claim's fast path answered a mutation itself: ``ok``, ``user_error`` or ``error``,
+    the outcomes strawberry's requests are counted with."""
+    obs = current()
+    if obs is not None:
+        obs.operation, obs.outcome = "mutation", outcome
+
+
 def compiled_fallback(reason: str) -> None:
     """The compiled path handed a request to the resolvers; ``reason`` is one of
     FALLBACK_REASONS (anything else is counted as ``not_compilable``)."""

@@ -279,3 +279,24 @@ async def test_an_unexpected_error_is_masked_alike_with_a_request_id(
     assert answers[0]["data"] is None
     assert answers[0]["errors"][0]["path"] == ["taken"]
     assert ids[0] != ids[1]
+
+
+async def test_fast_claims_are_counted_as_mutations(
+    two: Two, sessionmaker: Sessionmaker, settings: Settings
+) -> None:
+    from tests.ops.test_metrics import requests, scrape
+
+    w = await world(sessionmaker, settings)
+    project = await make_project(sessionmaker, area=w.community, poster=w.poster)
+    variables = {"p": gid("ServiceProject", project.id), "c": gid("Organization", w.orgs[0].id)}
+    before = await scrape(two.fast)
+    made = await post(two.fast, w.tokens[0], PLAIN, **variables)
+    again = await post(two.fast, w.tokens[0], PLAIN, **variables)
+    after = await scrape(two.fast)
+    assert made["data"]["claimServiceProject"]["userErrors"] == []
+    assert again["data"]["claimServiceProject"]["userErrors"][0]["code"] == "ALREADY_CLAIMED"
+    assert requests(after, "mutation", "ok") - requests(before, "mutation", "ok") == 1
+    assert (
+        requests(after, "mutation", "user_error") - requests(before, "mutation", "user_error") == 1
+    )
+    assert requests(after, "query", "ok") == requests(before, "query", "ok")

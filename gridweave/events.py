@@ -146,10 +146,12 @@ class EventStream:
         try:
             await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # also when the consumer is cancelled (a subscriber left): no get() left pending
             closed.cancel()
-        if getter.done():
+            if not getter.done():
+                getter.cancel()
+        if not getter.cancelled():
             return getter.result()
-        getter.cancel()
         raise StopAsyncIteration
 
 

@@ -116,3 +116,20 @@ async def test_a_slow_consumer_is_dropped_not_buffered() -> None:
 async def _take(stream: Any, n: int) -> Any:
     for _ in range(n):
         yield await stream.__anext__()
+
+
+async def test_a_subscriber_that_leaves_while_waiting_leaves_no_task_behind() -> None:
+    """A subscriber's WebSocket closing cancels the task that waits for the next event; what it
+    waited on must go with it (no "Task was destroyed but it is pending!" in the log, once per
+    subscriber that left) and the stream must still give the next event to a new reader."""
+    listener = ChangeListener("postgresql://unused")
+    stream = listener.stream(max_pending=10)
+    before = asyncio.all_tasks()
+    waiting = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    await asyncio.sleep(0.01)
+    assert {t for t in asyncio.all_tasks() if not t.done()} - before == set()
+    listener._publish({"action": "x", "entity": "Area:1", "area": "1/"})
+    assert (await stream.__anext__()) == {"action": "x", "entity": "Area:1", "area": "1/"}

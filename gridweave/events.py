@@ -143,14 +143,16 @@ class EventStream:
             raise StopAsyncIteration
         getter = asyncio.ensure_future(self.queue.get())
         closed = asyncio.ensure_future(self._closed.wait())
+        got = False
         try:
             await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             # also when the consumer is cancelled (a subscriber left): no get() left pending
             closed.cancel()
-            if not getter.done():
+            got = getter.done()
+            if not got:
                 getter.cancel()
-        if not getter.cancelled():
+        if got:
             return getter.result()
         raise StopAsyncIteration
 

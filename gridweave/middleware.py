@@ -232,8 +232,9 @@ class DatabaseUnavailable:
         tracked = _Tracked(send)
         try:
             await self.app(scope, receive, tracked.send)
-        except (DBAPIError, *LOST_CONNECTION, ConnectionRefusedError) as e:
-            # (a server that is down refuses new connections: an OSError, not a DBAPI error)
+        except (DBAPIError, *LOST_CONNECTION, ConnectionRefusedError, FileNotFoundError) as e:
+            # (a server that is down refuses new connections, or its Unix socket is gone: an
+            # OSError, not a DBAPI error)
             observation.mark("unavailable")
             logger.warning("database unavailable during %s: %s", scope.get("path"), e)
             if tracked.started:

@@ -136,7 +136,7 @@ class CompiledReads:
             operation = pick_operation(doc, operation_name, (QUERY, MUTATION))
         except (GraphQLError, Fallback, RecursionError):
             return None
-        write = plan_write(doc, operation) if operation.operation is MUTATION else None
+        write = plan_write(self.schema, doc, operation) if operation.operation is MUTATION else None
         if operation.operation is MUTATION and write is None:
             return None
         uses = variable_uses(doc, operation)
@@ -211,6 +211,15 @@ class CompiledReads:
         return None
 
 
+def _first_header(scope: Scope, name: bytes) -> str:
+    """The first header of that (lower-case) name, as Starlette's ``Headers.get`` reads it: both
+    paths must take the same token when a request carries two."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
 def _first_line(prepared: Prepared) -> str:
     loc = prepared.doc.loc
     text = loc.source.body if loc is not None else ""
@@ -275,8 +284,7 @@ class CompiledFirst:
             return None
 
     async def _compiled_answer(self, scope: Scope, body: bytes) -> tuple[bytes, bool] | None:
-        headers = dict(scope["headers"])
-        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        token = bearer_token(_first_header(scope, b"authorization"))
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
             raise _PassOn("anonymous")
@@ -286,9 +294,12 @@ class CompiledFirst:
             raise _PassOn("bad_request") from e
         if not isinstance(request, dict) or not isinstance(request.get("query"), str):
             raise _PassOn("bad_request")
-        variables = request.get("variables") or {}
+        variables = request.get("variables")
+        variables = {} if variables is None else variables
         op_name = request.get("operationName")
         if not isinstance(variables, dict) or not (op_name is None or isinstance(op_name, str)):
+            raise _PassOn("bad_request")  # strawberry's 400s
+        if not isinstance(request.get("extensions"), dict | None):
             raise _PassOn("bad_request")
         prepared, coerced = await self._prepared(request["query"], op_name, variables)
         if prepared.write is not None:

@@ -92,7 +92,9 @@ class ClaimWrite:
     location: Mapping[str, int]
 
 
-def plan_write(doc: DocumentNode, operation: OperationDefinitionNode) -> ClaimWrite | None:
+def plan_write(
+    schema: GraphQLSchema, doc: DocumentNode, operation: OperationDefinitionNode
+) -> ClaimWrite | None:
     """The plan of a document this module answers, or None for strawberry."""
     if operation.operation is not OperationType.MUTATION:
         return None
@@ -106,7 +108,7 @@ def plan_write(doc: DocumentNode, operation: OperationDefinitionNode) -> ClaimWr
     if root.selection_set is None or root.loc is None:
         return None
     try:
-        payload = _outs([root.selection_set], "ClaimPayload", fragments_of(doc))
+        payload = _outs([root.selection_set], "ClaimPayload", fragments_of(doc), schema)
     except Fallback:
         return None
     where = get_location(root.loc.source, root.loc.start)
@@ -118,14 +120,26 @@ def plan_write(doc: DocumentNode, operation: OperationDefinitionNode) -> ClaimWr
     )
 
 
-def _outs(sets: list[SelectionSetNode], type_name: str, fragments: Any) -> tuple[Out, ...]:
+def _outs(
+    sets: list[SelectionSetNode], type_name: str, fragments: Any, schema: GraphQLSchema
+) -> tuple[Out, ...]:
+    """The keys of an object of ``type_name``; fragments on the interfaces it implements (a
+    claim is a ``Node``) apply too."""
+    graphql_type = schema.get_type(type_name)
+    if not isinstance(graphql_type, GraphQLObjectType):
+        raise Fallback(type_name)
+    names = {type_name, *(i.name for i in graphql_type.interfaces)}
     outs = []
-    for sel in collect(sets, {type_name}, fragments):
+    for sel in collect(sets, names, fragments):
         if sel.name == "__typename":
             outs.append(Out(sel.key, sel.name))
         elif type_name == "ClaimPayload" and sel.name in _OBJECTS:
             outs.append(
-                Out(sel.key, sel.name, _outs(sel.selection_sets, _OBJECTS[sel.name], fragments))
+                Out(
+                    sel.key,
+                    sel.name,
+                    _outs(sel.selection_sets, _OBJECTS[sel.name], fragments, schema),
+                )
             )
         elif sel.name in _LEAVES.get(type_name, {}):
             outs.append(Out(sel.key, sel.name))
@@ -176,14 +190,13 @@ class FastClaims:
             try:
                 outcome = await attempt(self.sessionmaker(), work, one_write=True)
                 break
-            except DBAPIError as e:
+            except Exception as e:
                 if not signed_in:  # nothing was sent but the actor's read: see actor_of
-                    if attempt_no == 1 and e.connection_invalidated:
+                    lost = isinstance(e, DBAPIError) and e.connection_invalidated
+                    if attempt_no == 1 and lost:
                         continue
-                    raise  # a 503, as for every request whose actor cannot be read
-                return self._unexpected(plan, e)
-            except Exception as e:  # masked as strawberry masks it, with the request id
-                return self._unexpected(plan, e)
+                    raise  # a 503 (DatabaseUnavailable), as for any request whose actor is lost
+                return self._unexpected(plan, e)  # masked as strawberry masks it
         self.answered += 1
         metrics.fast_write_answered("user_error" if isinstance(outcome, DomainError) else "ok")
         if isinstance(outcome, DomainError):

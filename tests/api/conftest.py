@@ -1,13 +1,16 @@
-"""Fixtures for the GraphQL tests that read: each read runs on both read paths."""
+"""Fixtures for the GraphQL tests: each read runs on both read paths; the claim on both of its
+paths (``two``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from gridweave.app import create_app
+from gridweave.compiled.writes import FastClaims
 from gridweave.db import Sessionmaker
 from gridweave.settings import Settings
 from tests.api.helpers import serve
@@ -39,3 +42,22 @@ async def reader(
     """A signed-in coordinator with an unlimited grant, on each read path."""
     user = await make_user(sessionmaker, "COORDINATOR")
     return Api(reader_client, token_for(settings, user))
+
+
+@dataclass
+class Two:
+    """One database, two apps: the claim's fast path on, and off."""
+
+    fast: httpx.AsyncClient
+    slow: httpx.AsyncClient
+    claims: FastClaims
+
+
+@pytest.fixture
+async def two(settings: Settings, database_url: str) -> AsyncIterator[Two]:
+    fast_app = create_app(settings, database_url=database_url)
+    slow_app = create_app(
+        settings.model_copy(update={"fast_claims": False}), database_url=database_url
+    )
+    async with serve(fast_app) as fast, serve(slow_app) as slow:
+        yield Two(fast, slow, fast_app.state.compiled_reads.claims)

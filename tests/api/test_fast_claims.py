@@ -5,8 +5,6 @@ the ledger entry and the event; a document it does not cover is answered by stra
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gridweave.app import create_app
-from gridweave.compiled.writes import FastClaims
 from gridweave.db import Sessionmaker, unit_of_work
 from gridweave.ids import decode_id
 from gridweave.models import AuditEntry, Claim
@@ -23,7 +19,7 @@ from gridweave.models.projects import MAX_SLOTS
 from gridweave.services import projects as project_svc
 from gridweave.services.audit import verify_chain
 from gridweave.settings import Settings
-from tests.api.helpers import serve
+from tests.api.conftest import Two
 from tests.factories import (
     coordinator_of,
     gid,
@@ -50,25 +46,6 @@ PLAIN = (
     "mutation($p: ID!, $c: ID!) { claimServiceProject(input: {projectId: $p, claimantId: $c})"
     " { claim { id } userErrors { code field message } } }"
 )
-
-
-@dataclass
-class Two:
-    """One database, two apps: the claim's fast path on, and off."""
-
-    fast: httpx.AsyncClient
-    slow: httpx.AsyncClient
-    claims: FastClaims
-
-
-@pytest.fixture
-async def two(settings: Settings, database_url: str) -> AsyncIterator[Two]:
-    fast_app = create_app(settings, database_url=database_url)
-    slow_app = create_app(
-        settings.model_copy(update={"fast_claims": False}), database_url=database_url
-    )
-    async with serve(fast_app) as fast, serve(slow_app) as slow:
-        yield Two(fast, slow, fast_app.state.compiled_reads.claims)
 
 
 async def post(client: httpx.AsyncClient, token: str | None, query: str, **variables: Any) -> Any:

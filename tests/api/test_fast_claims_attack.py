@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,13 +24,12 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from gridweave.app import create_app
-from gridweave.compiled.writes import FastClaims
 from gridweave.db import Sessionmaker, asyncpg_dsn, unit_of_work
 from gridweave.ids import decode_any
 from gridweave.models import Area, Claim, ServiceProject
 from gridweave.security import issue_token
 from gridweave.settings import Settings
-from tests.api.helpers import serve
+from tests.api.conftest import Two
 from tests.factories import (
     gid,
     make_chain,
@@ -43,23 +42,6 @@ from tests.factories import (
 # --------------------------------------------------------------------------------------------
 # Plumbing
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Two:
-    fast: httpx.AsyncClient
-    slow: httpx.AsyncClient
-    claims: FastClaims
-
-
-@pytest.fixture
-async def two(settings: Settings, database_url: str) -> AsyncIterator[Two]:
-    fast_app = create_app(settings, database_url=database_url)
-    slow_app = create_app(
-        settings.model_copy(update={"fast_claims": False}), database_url=database_url
-    )
-    async with serve(fast_app) as fast, serve(slow_app) as slow:
-        yield Two(fast, slow, fast_app.state.compiled_reads.claims)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from graphql import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridweave.compiled.cache import ResponseCache
@@ -136,9 +137,9 @@ class CompiledReads:
             operation = pick_operation(doc, operation_name, (QUERY, MUTATION))
         except (GraphQLError, Fallback, RecursionError):
             return None
-        write = plan_write(self.schema, doc, operation) if operation.operation is MUTATION else None
-        if operation.operation is MUTATION and write is None:
-            return None
+        write = plan_write(self.schema, doc, operation)
+        if write is None and operation.operation is MUTATION:
+            return None  # a mutation this path does not answer
         uses = variable_uses(doc, operation)
         return Prepared(doc, operation, size=len(query) * 4, variable_uses=uses, write=write)
 
@@ -211,15 +212,6 @@ class CompiledReads:
         return None
 
 
-def _first_header(scope: Scope, name: bytes) -> str:
-    """The first header of that (lower-case) name, as Starlette's ``Headers.get`` reads it: both
-    paths must take the same token when a request carries two."""
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return ""
-
-
 def _first_line(prepared: Prepared) -> str:
     loc = prepared.doc.loc
     text = loc.source.body if loc is not None else ""
@@ -284,7 +276,8 @@ class CompiledFirst:
             return None
 
     async def _compiled_answer(self, scope: Scope, body: bytes) -> tuple[bytes, bool] | None:
-        token = bearer_token(_first_header(scope, b"authorization"))
+        # Starlette's reading (the first of two headers), as strawberry's path reads the token
+        token = bearer_token(Headers(scope=scope).get("authorization", ""))
         user_id = user_id_from_token(self.settings, token) if token else None
         if user_id is None:
             raise _PassOn("anonymous")

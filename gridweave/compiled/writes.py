@@ -15,7 +15,6 @@ equal."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +54,6 @@ from gridweave.schema.masking import (
 )
 from gridweave.schema.projects import Claim, ClaimServiceProjectInput
 from gridweave.services.access import load_actor
-
-log = logging.getLogger(__name__)
 
 FIELD = "claimServiceProject"
 # The payload's objects, and the fields of each answered here (attribute of the schema object).

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from gridweave.ids import decode_any
 from gridweave.models import Aggregation
-from gridweave.resolvers.procurement_loaders import CALL_COLS, REVIEW_SQL
+from gridweave.resolvers.procurement_loaders import CALL_COLS
 from gridweave.security import bearer_token, user_id_from_token
 from gridweave.services.access import (
     Actor,
@@ -29,7 +29,7 @@ from gridweave.services.access import (
 )
 from gridweave.services.bids import BID_FACTS_SQL, bid_facts
 from gridweave.services.procurement import ProcurementRules, call_status
-from gridweave.services.reviews import letter
+from gridweave.services.reviews import REVIEW_SQL, letter
 from gridweave.services.scoring import Criterion, aggregate
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

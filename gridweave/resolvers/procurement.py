@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gridweave.errors import ValidationFailed
@@ -18,7 +17,6 @@ from gridweave.models import CallStatus as PyCallStatus
 from gridweave.models import ReviewStage as PyReviewStage
 from gridweave.resolvers.common import mutate
 from gridweave.resolvers.nodes import EXTRA_NODE_RESOLVERS
-from gridweave.resolvers.procurement_loaders import REVIEW_SQL
 from gridweave.schema.common import GqlInfo, Node, page_size
 from gridweave.schema.permissions import SignedIn
 from gridweave.schema.procurement import (
@@ -340,10 +338,7 @@ async def submit_review(info: GqlInfo, input: SubmitReviewInput) -> ReviewPayloa
             ],
             rules=_rules(info),
         )
-        await session.flush()
-        row = (
-            await session.execute(text(f"{REVIEW_SQL} WHERE r.id = :id"), {"id": review.id})
-        ).one()
+        row = await review_svc.review_row(session, review.id)
         return ReviewPayload(review=Review.from_row(row, issuer_side=False))
 
     return await mutate(info, ReviewPayload, work)

@@ -12,6 +12,7 @@ from gridweave.db import Sessionmaker
 from gridweave.resolvers.batching import BatchLoaders
 from gridweave.services import users as user_svc
 from gridweave.services.bids import BID_FACTS_SQL
+from gridweave.services.reviews import REVIEW_SQL
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -21,15 +22,6 @@ CALL_COLS = (
     " opens_at, closes_at, blind_review, aggregation, evaluators_per_bid, proposal_rubric,"
     " performance_rubric, panel_assigned_at, reviews_pending, awarded_at, awarded_total,"
     " cancelled_at, cancel_reason"
-)
-REVIEW_SQL = (
-    "SELECT r.id, r.bid_id, r.evaluator_id, r.stage, r.total, r.submitted_at, b.call_id,"
-    " ce.position,"
-    " coalesce((SELECT json_agg(json_build_object('k', s.criterion_key, 's', s.score::text,"
-    " 'c', s.comment) ORDER BY s.position) FROM review_scores s WHERE s.review_id = r.id),"
-    " '[]'::json) AS scores"
-    " FROM reviews r JOIN bids b ON b.id = r.bid_id"
-    " LEFT JOIN call_evaluators ce ON ce.call_id = b.call_id AND ce.evaluator_id = r.evaluator_id"
 )
 
 

@@ -233,6 +233,25 @@ class ScoreSpec:
     comment: str | None = None
 
 
+#: A review as the API shows it (scores in order, the evaluator's position on the panel): the
+#: loaders add their WHERE, by bid or by id.
+REVIEW_SQL = (
+    "SELECT r.id, r.bid_id, r.evaluator_id, r.stage, r.total, r.submitted_at, b.call_id,"
+    " ce.position,"
+    " coalesce((SELECT json_agg(json_build_object('k', s.criterion_key, 's', s.score::text,"
+    " 'c', s.comment) ORDER BY s.position) FROM review_scores s WHERE s.review_id = r.id),"
+    " '[]'::json) AS scores"
+    " FROM reviews r JOIN bids b ON b.id = r.bid_id"
+    " LEFT JOIN call_evaluators ce ON ce.call_id = b.call_id AND ce.evaluator_id = r.evaluator_id"
+)
+
+
+async def review_row(session: AsyncSession, review_id: int) -> Any:
+    """The review as :data:`REVIEW_SQL` reads it, pending changes of this session included."""
+    await session.flush()
+    return (await session.execute(text(f"{REVIEW_SQL} WHERE r.id = :id"), {"id": review_id})).one()
+
+
 async def submit_review(
     session: AsyncSession,
     *,

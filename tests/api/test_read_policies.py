@@ -155,14 +155,20 @@ BOARD = """query($a: ID) { serviceProjects(areaId: $a) { totalCount edges { node
 NODE = "query($id: ID!) { node(id: $id) { id ... on ServiceProject { title } } }"
 
 
+async def two_communities_and_a_project(sm: Sessionmaker, *, slots: int = 1) -> tuple[Any, ...]:
+    """A street with communities ``a`` and ``b``; a project 修路灯 posted in ``a``."""
+    street, a = await make_chain(sm, "STREET", "COMMUNITY")
+    b = await make_area(sm, level="COMMUNITY", parent=street)
+    poster = await make_org(sm, area=a)
+    project = await make_project(sm, area=a, poster=poster, slots=slots, title="修路灯")
+    return street, a, b, poster, project
+
+
 async def test_a_project_is_read_by_its_areas_readers_only_on_every_path(
     app_client: tuple[httpx.AsyncClient, Any], sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     client, compiled = app_client
-    street, a = await make_chain(sessionmaker, "STREET", "COMMUNITY")
-    b = await make_area(sessionmaker, level="COMMUNITY", parent=street)
-    poster = await make_org(sessionmaker, area=a)
-    project = await make_project(sessionmaker, area=a, poster=poster, title="修路灯")
+    street, a, b, poster, project = await two_communities_and_a_project(sessionmaker)
     ours = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=a)))
     theirs = Api(client, token_for(settings, await make_user(sessionmaker, "COORDINATOR", area=b)))
     member = Api(
@@ -243,11 +249,8 @@ async def test_claims_and_crafted_pages_outside_the_scope_stay_unread_on_every_p
     app_client: tuple[httpx.AsyncClient, Any], sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     client, _ = app_client
-    street, a = await make_chain(sessionmaker, "STREET", "COMMUNITY")
-    b = await make_area(sessionmaker, level="COMMUNITY", parent=street)
-    poster = await make_org(sessionmaker, area=a)
+    street, a, b, _poster, project = await two_communities_and_a_project(sessionmaker, slots=3)
     team = await make_org(sessionmaker, area=a)
-    project = await make_project(sessionmaker, area=a, poster=poster, slots=3, title="修路灯")
     async with unit_of_work(sessionmaker) as s:
         row = await claim_svc.claim(
             s, actor=await admin_actor(sessionmaker), project_id=project.id, claimant_id=team.id
